@@ -1,0 +1,6 @@
+//! Who is calling: JWT session tokens and password hashing.
+
+pub mod password;
+pub mod token;
+
+pub use token::{Caller, TokenKeys};

@@ -1,0 +1,62 @@
+//! Command-line arguments and environment variables of the `storyxp` binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "storyxp",
+    version,
+    about = "GraphQL server for the storyxp XP and levels system"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the GraphQL server (the default).
+    Serve,
+    /// Print the GraphQL schema (SDL).
+    PrintSchema,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+/// Where the database is: an explicit URL, or a managed local cluster.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection string. Absent: storyxp runs its own cluster in the data dir.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory of the managed PostgreSQL cluster and the generated JWT secret.
+    #[arg(
+        long,
+        env = "STORYXP_DATA_DIR",
+        default_value = "./.storyxp",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "STORYXP_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub addr: SocketAddr,
+    /// Secret for signing JWTs (at least 32 bytes). Required with DATABASE_URL.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+}

@@ -1,0 +1,83 @@
+//! The database: connection pool, embedded migrations and the managed cluster.
+
+pub mod cluster;
+pub mod schema;
+pub mod setup;
+
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type DbConnection = Object<AsyncPgConnection>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migrations failed: {0}")]
+    Migrations(String),
+    #[error("building the connection pool: {0}")]
+    Pool(String),
+}
+
+/// A pool of at most `max_size` connections; connections are opened lazily.
+pub fn pool(database_url: &str, max_size: usize) -> Result<DbPool, DbSetupError> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    Pool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(std::time::Duration::from_secs(10)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|error| DbSetupError::Pool(error.to_string()))
+}
+
+/// Applies the embedded migrations. Needs a multi-thread tokio runtime.
+pub async fn migrate(database_url: &str) -> Result<usize, DbSetupError> {
+    let connection = AsyncPgConnection::establish(database_url).await?;
+    let mut harness = AsyncMigrationHarness::new(connection);
+    let applied = harness
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|error| DbSetupError::Migrations(error.to_string()))?;
+    Ok(applied.len())
+}
+
+/// Creates `database` (optionally as a copy of `template`) unless it exists.
+pub async fn create_database(
+    admin_url: &str,
+    database: &str,
+    template: Option<&str>,
+) -> Result<(), DbSetupError> {
+    use diesel::sql_types::Text;
+    #[derive(diesel::QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let mut connection = AsyncPgConnection::establish(admin_url).await?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<Text, _>(database)
+            .get_result(&mut connection)
+            .await?;
+    if !found.exists {
+        let mut statement = format!("CREATE DATABASE {}", quote_identifier(database));
+        if let Some(template) = template {
+            statement.push_str(&format!(" TEMPLATE {}", quote_identifier(template)));
+        }
+        diesel::sql_query(statement)
+            .execute(&mut connection)
+            .await?;
+    }
+    Ok(())
+}
+
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,79 @@
+//! Diesel's view of the tables created by migrations/ (kept in step by hand).
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        username -> Text,
+        email -> Text,
+        password_hash -> Text,
+        experience_points -> Int4,
+        level -> Int4,
+        is_admin -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    xp_ledger (id) {
+        id -> Int8,
+        recipient_id -> Int8,
+        action -> Text,
+        subject -> Nullable<Text>,
+        amount -> Int4,
+        reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stories (id) {
+        id -> Int8,
+        author_id -> Int8,
+        title -> Text,
+        content -> Text,
+        published -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    story_likes (story_id, user_id) {
+        story_id -> Int8,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    user_achievements (id) {
+        id -> Int8,
+        user_id -> Int8,
+        achievement -> Text,
+        earned_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Int8,
+        user_id -> Int8,
+        kind -> Text,
+        message -> Text,
+        level -> Nullable<Int4>,
+        achievement -> Nullable<Text>,
+        read -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(stories -> users (author_id));
+diesel::joinable!(story_likes -> stories (story_id));
+diesel::joinable!(xp_ledger -> users (recipient_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    stories,
+    story_likes,
+    xp_ledger,
+    user_achievements,
+    notifications
+);

@@ -1,0 +1,34 @@
+//! What resolvers take from the request context: the caller, a connection, the keys.
+
+use async_graphql::{Context, ID};
+
+use crate::auth::{Caller, TokenKeys};
+use crate::db::{DbConnection, DbPool};
+use crate::error::AppError;
+
+pub fn caller(ctx: &Context<'_>) -> Caller {
+    ctx.data_opt::<Caller>()
+        .copied()
+        .unwrap_or(Caller::Anonymous)
+}
+
+pub fn pool<'a>(ctx: &Context<'a>) -> Result<&'a DbPool, AppError> {
+    ctx.data_opt::<DbPool>()
+        .ok_or_else(|| AppError::Internal("no database pool in the schema".into()))
+}
+
+pub async fn connection(ctx: &Context<'_>) -> Result<DbConnection, AppError> {
+    Ok(pool(ctx)?.get().await?)
+}
+
+pub fn token_keys<'a>(ctx: &Context<'a>) -> Result<&'a TokenKeys, AppError> {
+    ctx.data_opt::<TokenKeys>()
+        .ok_or_else(|| AppError::Internal("no token keys in the schema".into()))
+}
+
+/// Parses a GraphQL ID of ours (a positive integer).
+pub fn parse_id(id: &ID, what: &str) -> Result<i64, AppError> {
+    id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        AppError::BadUserInput(format!("`{}` is not a valid {what} id", id.as_str()))
+    })
+}

@@ -1,0 +1,63 @@
+//! DataLoaders: nested reads (a page of stories and their authors) in one query each.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+
+use crate::accounts::{self, UserRecord};
+use crate::db::DbPool;
+use crate::error::AppError;
+use crate::stories;
+
+pub struct UserLoader(pub DbPool);
+pub struct LikeCountLoader(pub DbPool);
+
+impl Loader<i64> for UserLoader {
+    type Value = UserRecord;
+    type Error = std::sync::Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, UserRecord>, Self::Error> {
+        let mut connection = self.0.get().await.map_err(AppError::from)?;
+        let users = accounts::find_many(&mut connection, keys).await?;
+        Ok(users.into_iter().map(|user| (user.id, user)).collect())
+    }
+}
+
+impl Loader<i64> for LikeCountLoader {
+    type Value = i64;
+    type Error = std::sync::Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, Self::Error> {
+        let mut connection = self.0.get().await.map_err(AppError::from)?;
+        let counts = stories::like_counts(&mut connection, keys).await?;
+        let mut by_story: HashMap<i64, i64> = keys.iter().map(|key| (*key, 0)).collect();
+        by_story.extend(counts);
+        Ok(by_story)
+    }
+}
+
+/// The loaders of one request (their caches live as long as the request).
+pub struct Loaders {
+    pub users: DataLoader<UserLoader>,
+    pub like_counts: DataLoader<LikeCountLoader>,
+}
+
+impl Loaders {
+    pub fn new(pool: &DbPool) -> Self {
+        Self {
+            users: DataLoader::new(UserLoader(pool.clone()), tokio::spawn),
+            like_counts: DataLoader::new(LikeCountLoader(pool.clone()), tokio::spawn),
+        }
+    }
+}
+
+/// Loader errors are shared (Arc); turn them back into the domain error for the client.
+pub fn shared_error(error: std::sync::Arc<AppError>) -> AppError {
+    match std::sync::Arc::try_unwrap(error) {
+        Ok(error) => error,
+        Err(shared) => match shared.as_ref() {
+            AppError::NotFound(message) => AppError::NotFound(message.clone()),
+            other => AppError::Internal(other.to_string()),
+        },
+    }
+}

@@ -1,0 +1,38 @@
+//! The GraphQL API: schema assembly from one object per concern.
+
+pub mod context;
+pub mod loaders;
+pub mod pagination;
+pub mod story;
+pub mod user;
+pub mod xp;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+
+use crate::auth::TokenKeys;
+use crate::db::DbPool;
+
+#[derive(MergedObject, Default)]
+pub struct Query(user::UserQuery, story::StoryQuery, xp::XpQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(user::AccountMutation, story::StoryMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Builds the schema once; per-request data (the caller, loaders) is added per request.
+pub fn build_schema(pool: Option<DbPool>, keys: Option<TokenKeys>) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+    if let Some(pool) = pool {
+        builder = builder.data(pool);
+    }
+    if let Some(keys) = keys {
+        builder = builder.data(keys);
+    }
+    builder.finish()
+}
+
+/// The SDL, as `storyxp print-schema` prints it and `schema.graphql` holds it.
+pub fn sdl() -> String {
+    build_schema(None, None).sdl()
+}

@@ -1,0 +1,185 @@
+//! Stories in the API: reading, writing, publishing, liking and deleting.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::context::{caller, connection, parse_id};
+use super::loaders::{Loaders, shared_error};
+use super::pagination::{IdCursor, PageRequest};
+use super::user::{User, load_user};
+use super::xp::XpAward;
+use crate::error::AppError;
+use crate::stories::{self, StoryOutcome, StoryRecord};
+
+pub struct Story(pub StoryRecord);
+
+#[Object]
+impl Story {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn content(&self) -> &str {
+        &self.0.content
+    }
+    async fn author(&self, ctx: &Context<'_>) -> Result<User, AppError> {
+        load_user(ctx, self.0.author_id)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("story {} has no author", self.0.id)))
+    }
+    async fn published(&self) -> bool {
+        self.0.published
+    }
+    async fn like_count(&self, ctx: &Context<'_>) -> Result<i32, AppError> {
+        let loaders = ctx
+            .data_opt::<Loaders>()
+            .ok_or_else(|| AppError::Internal("no loaders in the request".into()))?;
+        let count = loaders
+            .like_counts
+            .load_one(self.0.id)
+            .await
+            .map_err(shared_error)?;
+        Ok(i32::try_from(count.unwrap_or(0)).unwrap_or(i32::MAX))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A story and what the action earned; `xpEarned` is null when nothing was earned.
+#[derive(SimpleObject)]
+pub struct StoryPayload {
+    story: Story,
+    xp_earned: Option<XpAward>,
+}
+
+impl From<StoryOutcome> for StoryPayload {
+    fn from(outcome: StoryOutcome) -> Self {
+        Self {
+            story: Story(outcome.story),
+            xp_earned: outcome.award.map(XpAward),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct UnlikeStoryPayload {
+    story: Story,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteStoryPayload {
+    deleted_story_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct CreateStoryInput {
+    /// 1 to 200 characters.
+    title: String,
+    /// Up to 100,000 characters.
+    content: String,
+}
+
+#[derive(Default)]
+pub struct StoryQuery;
+
+#[Object]
+impl StoryQuery {
+    /// A story, if it is published or the caller wrote it.
+    async fn story(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Story>, AppError> {
+        let id = parse_id(&id, "story")?;
+        let mut connection = connection(ctx).await?;
+        Ok(stories::find_visible(&mut connection, caller(ctx), id)
+            .await?
+            .map(Story))
+    }
+
+    /// Published stories (and the caller's own drafts), newest first.
+    async fn stories(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        author_id: Option<ID>,
+    ) -> Result<Connection<IdCursor, Story>, AppError> {
+        let page = PageRequest::parse(first, after)?;
+        let author = author_id.map(|id| parse_id(&id, "user")).transpose()?;
+        let mut connection = connection(ctx).await?;
+        let rows = stories::list(
+            &mut connection,
+            caller(ctx),
+            author,
+            page.after,
+            page.fetch_limit(),
+        )
+        .await?;
+        Ok(page.connection(rows, |row| row.id, Story))
+    }
+}
+
+#[derive(Default)]
+pub struct StoryMutation;
+
+#[Object]
+impl StoryMutation {
+    async fn create_story(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateStoryInput,
+    ) -> Result<StoryPayload, AppError> {
+        let author = caller(ctx).require_user()?;
+        let mut connection = connection(ctx).await?;
+        Ok(
+            stories::create(&mut connection, author, input.title, input.content)
+                .await?
+                .into(),
+        )
+    }
+
+    async fn publish_story(&self, ctx: &Context<'_>, id: ID) -> Result<StoryPayload, AppError> {
+        let id = parse_id(&id, "story")?;
+        let mut connection = connection(ctx).await?;
+        Ok(stories::publish(&mut connection, caller(ctx), id)
+            .await?
+            .into())
+    }
+
+    /// Likes a story; `xpEarned` is the author's award.
+    async fn like_story(&self, ctx: &Context<'_>, id: ID) -> Result<StoryPayload, AppError> {
+        let id = parse_id(&id, "story")?;
+        let mut connection = connection(ctx).await?;
+        Ok(stories::like(&mut connection, caller(ctx), id)
+            .await?
+            .into())
+    }
+
+    async fn unlike_story(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<UnlikeStoryPayload, AppError> {
+        let id = parse_id(&id, "story")?;
+        let mut connection = connection(ctx).await?;
+        let story = stories::unlike(&mut connection, caller(ctx), id).await?;
+        Ok(UnlikeStoryPayload {
+            story: Story(story),
+        })
+    }
+
+    /// Deletes the caller's story. XP it earned stays.
+    async fn delete_story(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<DeleteStoryPayload, AppError> {
+        let id = parse_id(&id, "story")?;
+        let mut connection = connection(ctx).await?;
+        let deleted = stories::delete(&mut connection, caller(ctx), id).await?;
+        Ok(DeleteStoryPayload {
+            deleted_story_id: ID(deleted.to_string()),
+        })
+    }
+}

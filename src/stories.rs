@@ -1,0 +1,240 @@
+//! Stories and likes: writing, publishing, liking, deleting, and who may see what.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::auth::Caller;
+use crate::db::schema::{stories, story_likes};
+use crate::error::AppError;
+use crate::xp::rules::Subject;
+use crate::xp::{Award, AwardRequest, XpAction, award};
+
+pub const TITLE_MAX_CHARS: usize = 200;
+pub const CONTENT_MAX_CHARS: usize = 100_000;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = stories, check_for_backend(diesel::pg::Pg))]
+pub struct StoryRecord {
+    pub id: i64,
+    pub author_id: i64,
+    pub title: String,
+    pub content: String,
+    pub published: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A story and what the action earned (None when it earned nothing).
+pub struct StoryOutcome {
+    pub story: StoryRecord,
+    pub award: Option<Award>,
+}
+
+fn validate(title: &str, content: &str) -> Result<(), AppError> {
+    if title.trim().is_empty() {
+        return Err(AppError::BadUserInput("a story needs a title".into()));
+    }
+    if title.chars().count() > TITLE_MAX_CHARS {
+        return Err(AppError::BadUserInput(format!(
+            "the title is longer than {TITLE_MAX_CHARS} characters"
+        )));
+    }
+    if content.chars().count() > CONTENT_MAX_CHARS {
+        return Err(AppError::BadUserInput(format!(
+            "the content is longer than {CONTENT_MAX_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Stories the caller may see: every published story, and their own drafts.
+fn visible_to(
+    caller: Caller,
+) -> Box<dyn BoxableExpression<stories::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>> {
+    match caller.user_id() {
+        Some(user) => Box::new(stories::published.or(stories::author_id.eq(user))),
+        None => Box::new(stories::published),
+    }
+}
+
+/// The story if the caller may see it.
+pub async fn find_visible(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    id: i64,
+) -> Result<Option<StoryRecord>, AppError> {
+    Ok(stories::table
+        .find(id)
+        .filter(visible_to(caller))
+        .select(StoryRecord::as_select())
+        .first(connection)
+        .await
+        .optional()?)
+}
+
+async fn require_visible(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    id: i64,
+) -> Result<StoryRecord, AppError> {
+    find_visible(connection, caller, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("story"))
+}
+
+/// A page of visible stories, newest first, after the story `after` (its id).
+pub async fn list(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    author: Option<i64>,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<StoryRecord>, AppError> {
+    let mut query = stories::table
+        .filter(visible_to(caller))
+        .select(StoryRecord::as_select())
+        .order(stories::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(author) = author {
+        query = query.filter(stories::author_id.eq(author));
+    }
+    if let Some(after) = after {
+        query = query.filter(stories::id.lt(after));
+    }
+    Ok(query.load(connection).await?)
+}
+
+pub async fn create(
+    connection: &mut AsyncPgConnection,
+    author: i64,
+    title: String,
+    content: String,
+) -> Result<StoryOutcome, AppError> {
+    validate(&title, &content)?;
+    connection
+        .transaction(async move |connection| {
+            let story: StoryRecord = diesel::insert_into(stories::table)
+                .values((
+                    stories::author_id.eq(author),
+                    stories::title.eq(title.trim()),
+                    stories::content.eq(&content),
+                ))
+                .returning(StoryRecord::as_returning())
+                .get_result(connection)
+                .await?;
+            let award = award(
+                connection,
+                AwardRequest::new(author, XpAction::StoryCreated, Subject::Story(story.id)),
+            )
+            .await?;
+            Ok(StoryOutcome { story, award })
+        })
+        .await
+}
+
+/// Publishes the caller's story; the first publication ever earns STORY_PUBLISHED.
+pub async fn publish(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    id: i64,
+) -> Result<StoryOutcome, AppError> {
+    let user = caller.require_user()?;
+    connection
+        .transaction(async move |connection| {
+            let story = require_visible(connection, caller, id).await?;
+            if story.author_id != user {
+                return Err(AppError::Forbidden(
+                    "only the author can publish this story".into(),
+                ));
+            }
+            let story: StoryRecord = diesel::update(stories::table.find(id))
+                .set(stories::published.eq(true))
+                .returning(StoryRecord::as_returning())
+                .get_result(connection)
+                .await?;
+            let award = award(
+                connection,
+                AwardRequest::new(user, XpAction::StoryPublished, Subject::Story(id)),
+            )
+            .await?;
+            Ok(StoryOutcome { story, award })
+        })
+        .await
+}
+
+/// Likes a story; its author earns STORY_LIKED once per liker, ever (own likes earn nothing).
+pub async fn like(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    id: i64,
+) -> Result<StoryOutcome, AppError> {
+    let user = caller.require_user()?;
+    connection
+        .transaction(async move |connection| {
+            let story = require_visible(connection, caller, id).await?;
+            diesel::insert_into(story_likes::table)
+                .values((story_likes::story_id.eq(id), story_likes::user_id.eq(user)))
+                .on_conflict_do_nothing()
+                .execute(connection)
+                .await?;
+            let award = if story.author_id == user {
+                None
+            } else {
+                let subject = Subject::StoryBy { story: id, user };
+                award(
+                    connection,
+                    AwardRequest::new(story.author_id, XpAction::StoryLiked, subject),
+                )
+                .await?
+            };
+            Ok(StoryOutcome { story, award })
+        })
+        .await
+}
+
+/// Removes the caller's like; the author keeps the XP it earned.
+pub async fn unlike(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    id: i64,
+) -> Result<StoryRecord, AppError> {
+    let user = caller.require_user()?;
+    let story = require_visible(connection, caller, id).await?;
+    diesel::delete(story_likes::table.find((id, user)))
+        .execute(connection)
+        .await?;
+    Ok(story)
+}
+
+/// Deletes the caller's own story (its likes go with it; the XP stays).
+pub async fn delete(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    id: i64,
+) -> Result<i64, AppError> {
+    let user = caller.require_user()?;
+    let story = require_visible(connection, caller, id).await?;
+    if story.author_id != user {
+        return Err(AppError::Forbidden(
+            "only the author can delete this story".into(),
+        ));
+    }
+    diesel::delete(stories::table.find(id))
+        .execute(connection)
+        .await?;
+    Ok(id)
+}
+
+/// Like counts of the given stories (stories without likes are absent).
+pub async fn like_counts(
+    connection: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, i64)>, AppError> {
+    Ok(story_likes::table
+        .filter(story_likes::story_id.eq_any(ids))
+        .group_by(story_likes::story_id)
+        .select((story_likes::story_id, diesel::dsl::count_star()))
+        .load(connection)
+        .await?)
+}
