@@ -358,7 +358,7 @@ mod tests {
     #[test]
     fn rule_names_match_the_graphql_enum() {
         for rule in RULES {
-            let graphql = async_graphql::Value::from(async_graphql::to_value(rule.action).unwrap());
+            let graphql = async_graphql::InputType::to_value(&rule.action);
             assert_eq!(graphql.to_string(), rule.name);
         }
     }
@@ -366,7 +366,7 @@ mod tests {
     #[test]
     fn achievement_codes_match_the_graphql_enum() {
         for achievement in ACHIEVEMENTS {
-            let graphql = async_graphql::to_value(achievement.key).unwrap();
+            let graphql = async_graphql::InputType::to_value(&achievement.key);
             assert_eq!(graphql.to_string(), achievement.code);
             assert_eq!(
                 AchievementKey::from_code(achievement.code),

@@ -1,0 +1,294 @@
+//! Signing up, logging in, tokens and privacy.
+
+use serde_json::json;
+
+use crate::common::{SECRET, TestApp};
+
+const SIGN_UP: &str =
+    "mutation($input: SignUpInput!) { signUp(input: $input) { token user { id username } } }";
+const LOG_IN: &str =
+    "mutation($input: LogInInput!) { logIn(input: $input) { token user { username } } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_user_starts_at_level_one_and_me_knows_them() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let data = app
+        .ok(
+            Some(&alice.token),
+            "{ me { id username email experiencePoints level xpForNextLevel xpProgress xpProgressPercentage achievements { key } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["me"],
+        json!({
+            "id": alice.id, "username": "alice", "email": "alice@example.com", "experiencePoints": 0,
+            "level": 1, "xpForNextLevel": 500, "xpProgress": 0, "xpProgressPercentage": 0.0, "achievements": []
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_anonymous_caller_has_no_me() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.ok(None, "{ me { id } }", json!({})).await,
+        json!({ "me": null })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_in_accepts_username_or_email_in_any_case() {
+    let app = TestApp::spawn().await;
+    app.sign_up("Alice_1").await;
+    for login in ["alice_1", "ALICE_1", "Alice_1@Example.com"] {
+        let data = app
+            .ok(
+                None,
+                LOG_IN,
+                json!({ "input": { "login": login, "password": "correct horse" } }),
+            )
+            .await;
+        assert_eq!(
+            data["logIn"]["user"]["username"], "Alice_1",
+            "login {login}"
+        );
+        let token = data["logIn"]["token"].as_str().unwrap();
+        let me = app.ok(Some(token), "{ me { username } }", json!({})).await;
+        assert_eq!(me["me"]["username"], "Alice_1");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_password_and_unknown_login_are_the_same_refusal() {
+    let app = TestApp::spawn().await;
+    app.sign_up("alice").await;
+    let wrong_password = app
+        .graphql(
+            None,
+            LOG_IN,
+            json!({ "input": { "login": "alice", "password": "wrong horse" } }),
+        )
+        .await;
+    let unknown = app
+        .graphql(
+            None,
+            LOG_IN,
+            json!({ "input": { "login": "nobody", "password": "wrong horse" } }),
+        )
+        .await;
+    assert_eq!(
+        wrong_password["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        wrong_password["errors"][0]["message"],
+        unknown["errors"][0]["message"]
+    );
+    assert_eq!(
+        wrong_password["errors"][0]["extensions"],
+        unknown["errors"][0]["extensions"]
+    );
+    assert_eq!(wrong_password["data"], json!(null));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usernames_are_unique_regardless_of_case() {
+    let app = TestApp::spawn().await;
+    app.sign_up("alice").await;
+    let body = app
+        .graphql(None, SIGN_UP, json!({ "input": { "username": "ALICE", "email": "other@example.com", "password": "correct horse" } }))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "the username ALICE is already taken"
+    );
+    let email_taken = app
+        .error_code(None, SIGN_UP, json!({ "input": { "username": "bob", "email": "Alice@example.com", "password": "correct horse" } }))
+        .await;
+    assert_eq!(email_taken, "BAD_USER_INPUT");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_sign_up_input_is_refused_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        (
+            "al",
+            "al@example.com",
+            "correct horse",
+            "username must be 3 to 32 characters: letters, digits or _",
+        ),
+        (
+            "al ice",
+            "al@example.com",
+            "correct horse",
+            "username must be 3 to 32 characters: letters, digits or _",
+        ),
+        (
+            &"a".repeat(33),
+            "al@example.com",
+            "correct horse",
+            "username must be 3 to 32 characters: letters, digits or _",
+        ),
+        (
+            "alice",
+            "not-an-email",
+            "correct horse",
+            "email must be a valid address like name@example.com",
+        ),
+        (
+            "alice",
+            "al@example.com",
+            "short",
+            "password must be 8 to 256 characters long",
+        ),
+        (
+            "alice",
+            "al@example.com",
+            &"p".repeat(257),
+            "password must be 8 to 256 characters long",
+        ),
+    ];
+    for (username, email, password, message) in cases {
+        let body = app
+            .graphql(
+                None,
+                SIGN_UP,
+                json!({ "input": { "username": username, "email": email, "password": password } }),
+            )
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{username} {email}"
+        );
+        assert_eq!(body["errors"][0]["message"], message);
+    }
+    let count = app
+        .ok(None, "{ stories { nodes { id } } }", json!({}))
+        .await;
+    assert_eq!(count["stories"]["nodes"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_expired_and_malformed_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let keys = storyxp::auth::TokenKeys::new(SECRET).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expired = keys
+        .issue_with_expiry(alice.id.parse().unwrap(), now - 60)
+        .unwrap();
+    let forged = storyxp::auth::TokenKeys::new(&[9u8; 40])
+        .unwrap()
+        .issue(alice.id.parse().unwrap())
+        .unwrap();
+    let mut tampered = alice.token.clone();
+    tampered.push('x');
+    for token in [
+        expired.as_str(),
+        forged.as_str(),
+        tampered.as_str(),
+        "not-a-jwt",
+    ] {
+        let body = app
+            .graphql(Some(token), "{ xpRewards { xp } }", json!({}))
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "token {token}"
+        );
+        assert!(
+            body.get("data").is_none_or(|data| data.is_null()),
+            "nothing runs for a bad token: {body}"
+        );
+    }
+    let response = reqwest::Client::new()
+        .post(format!("{}/graphql", app.base_url))
+        .header("authorization", "Basic YWxpY2U6cGFzc3dvcmQ=")
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn email_and_xp_history_are_private_to_their_owner() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    app.create_story(&alice, "Mine").await;
+    let query = "query($id: ID!) { user(id: $id) { username email xpHistory { nodes { action xpGained } } } }";
+    let as_bob = app
+        .ok(Some(&bob.token), query, json!({ "id": alice.id }))
+        .await;
+    assert_eq!(
+        as_bob["user"],
+        json!({ "username": "alice", "email": null, "xpHistory": null })
+    );
+    let anonymous = app.ok(None, query, json!({ "id": alice.id })).await;
+    assert_eq!(anonymous["user"]["email"], json!(null));
+    let as_alice = app
+        .ok(Some(&alice.token), query, json!({ "id": alice.id }))
+        .await;
+    assert_eq!(as_alice["user"]["email"], "alice@example.com");
+    assert_eq!(
+        as_alice["user"]["xpHistory"]["nodes"],
+        json!([{ "action": "ACHIEVEMENT_EARNED", "xpGained": 30 }, { "action": "STORY_CREATED", "xpGained": 100 }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_and_malformed_ids() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.ok(None, "{ user(id: \"999\") { id } }", json!({}))
+            .await,
+        json!({ "user": null })
+    );
+    assert_eq!(
+        app.error_code(None, "{ user(id: \"abc\") { id } }", json!({}))
+            .await,
+        "BAD_USER_INPUT"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthz_answers_when_the_database_does() {
+    let app = TestApp::spawn().await;
+    let response = reqwest::get(format!("{}/healthz", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graphiql_and_its_assets_are_served_locally() {
+    let app = TestApp::spawn().await;
+    let page = reqwest::get(format!("{}/graphql", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/graphiql/graphiql.min.js"));
+    assert!(!html.contains("https://"), "no CDN");
+    for asset in [
+        "graphiql.min.js",
+        "graphiql.min.css",
+        "react.production.min.js",
+        "react-dom.production.min.js",
+    ] {
+        let response = reqwest::get(format!("{}/graphiql/{asset}", app.base_url))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        assert!(response.bytes().await.unwrap().len() > 1000, "{asset}");
+    }
+}

@@ -1,0 +1,359 @@
+//! Stories and likes: what each action earns, its dedupe, and visibility.
+
+use serde_json::json;
+
+use crate::common::{TestApp, sign_up_many};
+
+const CREATE: &str = "mutation($input: CreateStoryInput!) { createStory(input: $input) { story { id title published author { username } } xpEarned { action xpGained totalXp level leveledUp achievements { key earnedAt } } } }";
+const PUBLISH: &str = "mutation($id: ID!) { publishStory(id: $id) { story { published } xpEarned { action xpGained totalXp achievements { key } } } }";
+const LIKE: &str = "mutation($id: ID!) { likeStory(id: $id) { story { likeCount } xpEarned { action xpGained totalXp achievements { key } } } }";
+const UNLIKE: &str = "mutation($id: ID!) { unlikeStory(id: $id) { story { likeCount } } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn creating_a_story_earns_100_and_first_story() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let data = app
+        .ok(
+            Some(&alice.token),
+            CREATE,
+            json!({ "input": { "title": "  Dawn ", "content": "It began." } }),
+        )
+        .await;
+    let payload = &data["createStory"];
+    assert_eq!(payload["story"]["title"], "Dawn");
+    assert_eq!(payload["story"]["published"], false);
+    assert_eq!(payload["story"]["author"]["username"], "alice");
+    let award = &payload["xpEarned"];
+    assert_eq!(award["action"], "STORY_CREATED");
+    assert_eq!(
+        award["xpGained"], 130,
+        "100 for the story, 30 for FIRST_STORY"
+    );
+    assert_eq!(award["totalXp"], 130);
+    assert_eq!(award["level"], 1);
+    assert_eq!(award["leveledUp"], false);
+    assert_eq!(award["achievements"][0]["key"], "FIRST_STORY");
+    assert!(
+        award["achievements"][0]["earnedAt"]
+            .as_str()
+            .unwrap()
+            .starts_with("20")
+    );
+    let second = app
+        .ok(
+            Some(&alice.token),
+            CREATE,
+            json!({ "input": { "title": "Dusk", "content": "" } }),
+        )
+        .await;
+    assert_eq!(second["createStory"]["xpEarned"]["xpGained"], 100);
+    assert_eq!(second["createStory"]["xpEarned"]["achievements"], json!([]));
+    assert_eq!(app.xp(&alice).await, 230);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publishing_earns_50_once_ever() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let id = app.create_story(&alice, "Dawn").await;
+    let first = app
+        .ok(Some(&alice.token), PUBLISH, json!({ "id": id }))
+        .await;
+    assert_eq!(first["publishStory"]["story"]["published"], true);
+    assert_eq!(
+        first["publishStory"]["xpEarned"]["xpGained"], 80,
+        "50 and FIRST_PUBLISH"
+    );
+    assert_eq!(first["publishStory"]["xpEarned"]["totalXp"], 210);
+    let again = app
+        .ok(Some(&alice.token), PUBLISH, json!({ "id": id }))
+        .await;
+    assert_eq!(again["publishStory"]["story"]["published"], true);
+    assert_eq!(again["publishStory"]["xpEarned"], json!(null));
+    assert_eq!(app.xp(&alice).await, 210);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_author_publishes_or_deletes() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let draft = app.create_story(&alice, "Draft").await;
+    let published = app.create_published_story(&alice, "Out").await;
+    assert_eq!(
+        app.error_code(Some(&bob.token), PUBLISH, json!({ "id": draft }))
+            .await,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        app.error_code(Some(&bob.token), PUBLISH, json!({ "id": published }))
+            .await,
+        "FORBIDDEN"
+    );
+    let delete = "mutation($id: ID!) { deleteStory(id: $id) { deletedStoryId } }";
+    assert_eq!(
+        app.error_code(Some(&bob.token), delete, json!({ "id": published }))
+            .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.error_code(None, delete, json!({ "id": published }))
+            .await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        app.error_code(
+            None,
+            CREATE,
+            json!({ "input": { "title": "x", "content": "y" } })
+        )
+        .await,
+        "UNAUTHENTICATED"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn like_unlike_like_again_earns_five_once() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let id = app.create_published_story(&alice, "Dawn").await;
+    let before = app.xp(&alice).await;
+    let first = app.ok(Some(&bob.token), LIKE, json!({ "id": id })).await;
+    assert_eq!(first["likeStory"]["story"]["likeCount"], 1);
+    assert_eq!(first["likeStory"]["xpEarned"]["action"], "STORY_LIKED");
+    assert_eq!(first["likeStory"]["xpEarned"]["xpGained"], 5);
+    assert_eq!(first["likeStory"]["xpEarned"]["totalXp"], before + 5);
+    let unliked = app.ok(Some(&bob.token), UNLIKE, json!({ "id": id })).await;
+    assert_eq!(unliked["unlikeStory"]["story"]["likeCount"], 0);
+    let again = app.ok(Some(&bob.token), LIKE, json!({ "id": id })).await;
+    assert_eq!(again["likeStory"]["story"]["likeCount"], 1);
+    assert_eq!(again["likeStory"]["xpEarned"], json!(null));
+    assert_eq!(
+        app.xp(&alice).await,
+        before + 5,
+        "unliking takes nothing back, liking again adds nothing"
+    );
+    assert_eq!(app.xp(&bob).await, 0, "the liker earns nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn liking_your_own_story_is_accepted_and_earns_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let id = app.create_published_story(&alice, "Mine").await;
+    let before = app.xp(&alice).await;
+    let data = app.ok(Some(&alice.token), LIKE, json!({ "id": id })).await;
+    assert_eq!(data["likeStory"]["story"]["likeCount"], 1);
+    assert_eq!(data["likeStory"]["xpEarned"], json!(null));
+    assert_eq!(app.xp(&alice).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forty_concurrent_likers_earn_the_author_exactly_230() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let id = app.create_published_story(&alice, "Hit").await;
+    let likers = sign_up_many(&app, "fan", 40).await;
+    let before = app.xp(&alice).await;
+    let results = futures_util::future::join_all(
+        likers
+            .iter()
+            .map(|liker| app.ok(Some(&liker.token), LIKE, json!({ "id": id }))),
+    )
+    .await;
+    let gained: i64 = results
+        .iter()
+        .map(|data| data["likeStory"]["xpEarned"]["xpGained"].as_i64().unwrap())
+        .sum();
+    let crowd_pleasers = results
+        .iter()
+        .filter(|data| {
+            data["likeStory"]["xpEarned"]["achievements"] == json!([{ "key": "CROWD_PLEASER" }])
+        })
+        .count();
+    assert_eq!(gained, 230, "40 x 5 + 30 for CROWD_PLEASER");
+    assert_eq!(crowd_pleasers, 1);
+    assert_eq!(app.xp(&alice).await, before + 230);
+    let achievements = app
+        .ok(
+            Some(&alice.token),
+            "{ me { achievements { key } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        achievements["me"]["achievements"],
+        json!([{ "key": "FIRST_STORY" }, { "key": "FIRST_PUBLISH" }, { "key": "CROWD_PLEASER" }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_parallel_likes_by_one_user_earn_five() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let id = app.create_published_story(&alice, "Hit").await;
+    let before = app.xp(&alice).await;
+    let results = futures_util::future::join_all(
+        (0..20).map(|_| app.ok(Some(&bob.token), LIKE, json!({ "id": id }))),
+    )
+    .await;
+    let awarded = results
+        .iter()
+        .filter(|data| !data["likeStory"]["xpEarned"].is_null())
+        .count();
+    assert_eq!(awarded, 1);
+    assert_eq!(app.xp(&alice).await, before + 5);
+    let story = app
+        .ok(
+            None,
+            "query($id: ID!) { story(id: $id) { likeCount } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(story["story"]["likeCount"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drafts_are_hidden_from_everyone_but_their_author() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let draft = app.create_story(&alice, "Draft").await;
+    let published = app.create_published_story(&alice, "Out").await;
+    let one = "query($id: ID!) { story(id: $id) { title } }";
+    assert_eq!(
+        app.ok(Some(&bob.token), one, json!({ "id": draft })).await["story"],
+        json!(null)
+    );
+    assert_eq!(
+        app.ok(None, one, json!({ "id": draft })).await["story"],
+        json!(null)
+    );
+    assert_eq!(
+        app.ok(Some(&alice.token), one, json!({ "id": draft }))
+            .await["story"]["title"],
+        "Draft"
+    );
+    assert_eq!(
+        app.error_code(Some(&bob.token), LIKE, json!({ "id": draft }))
+            .await,
+        "NOT_FOUND"
+    );
+    let list = "{ stories { nodes { id } } }";
+    assert_eq!(
+        app.ok(Some(&bob.token), list, json!({})).await["stories"]["nodes"],
+        json!([{ "id": published }])
+    );
+    assert_eq!(
+        app.ok(Some(&alice.token), list, json!({})).await["stories"]["nodes"],
+        json!([{ "id": published }, { "id": draft }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_story_keeps_the_xp_it_earned() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let id = app.create_published_story(&alice, "Short-lived").await;
+    app.ok(Some(&bob.token), LIKE, json!({ "id": id })).await;
+    let before = app.xp(&alice).await;
+    assert_eq!(before, 100 + 30 + 50 + 30 + 5);
+    let deleted = app
+        .ok(
+            Some(&alice.token),
+            "mutation($id: ID!) { deleteStory(id: $id) { deletedStoryId } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(deleted["deleteStory"]["deletedStoryId"], id);
+    assert_eq!(app.xp(&alice).await, before);
+    assert_eq!(
+        app.ok(
+            None,
+            "query($id: ID!) { story(id: $id) { id } }",
+            json!({ "id": id })
+        )
+        .await["story"],
+        json!(null)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stories_page_newest_first_with_cursors() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(
+            app.create_published_story(&alice, &format!("Story {n}"))
+                .await,
+        );
+    }
+    ids.reverse();
+    let query = "query($after: String) { stories(first: 2, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }";
+    let mut seen = Vec::new();
+    let mut after = serde_json::Value::Null;
+    let mut pages = 0;
+    loop {
+        let data = app.ok(None, query, json!({ "after": after })).await;
+        let connection = &data["stories"];
+        for edge in connection["edges"].as_array().unwrap() {
+            seen.push(edge["node"]["id"].as_str().unwrap().to_string());
+        }
+        pages += 1;
+        if connection["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = connection["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen, ids);
+    assert_eq!(pages, 3);
+    let by_author = app
+        .ok(
+            None,
+            "query($id: ID) { stories(authorId: $id) { nodes { id } } }",
+            json!({ "id": alice.id }),
+        )
+        .await;
+    assert_eq!(by_author["stories"]["nodes"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        app.error_code(None, "{ stories(first: 101) { nodes { id } } }", json!({}))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        app.error_code(
+            None,
+            "{ stories(after: \"bogus!\") { nodes { id } } }",
+            json!({})
+        )
+        .await,
+        "BAD_USER_INPUT"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn story_input_limits_are_enforced() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    for (title, content) in [
+        ("", "x".to_string()),
+        ("   ", "x".to_string()),
+        (&"t".repeat(201)[..], "x".to_string()),
+        ("ok", "c".repeat(100_001)),
+    ] {
+        let code = app
+            .error_code(
+                Some(&alice.token),
+                CREATE,
+                json!({ "input": { "title": title, "content": content } }),
+            )
+            .await;
+        assert_eq!(code, "BAD_USER_INPUT");
+    }
+    assert_eq!(app.xp(&alice).await, 0, "nothing was created or earned");
+}

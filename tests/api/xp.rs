@@ -1,0 +1,266 @@
+//! XP math, achievements, level-ups and the database's own guarantees.
+
+use diesel::sql_types::{BigInt, Integer, Nullable};
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+
+use crate::common::{TestApp, TestUser, sign_up_many};
+
+const CREATE: &str = "mutation($input: CreateStoryInput!) { createStory(input: $input) { xpEarned { xpGained totalXp level leveledUp achievements { key } } } }";
+
+async fn create_and_award(app: &TestApp, user: &TestUser, n: usize) -> serde_json::Value {
+    let data = app
+        .ok(
+            Some(&user.token),
+            CREATE,
+            json!({ "input": { "title": format!("Story {n}"), "content": "..." } }),
+        )
+        .await;
+    data["createStory"]["xpEarned"].clone()
+}
+
+#[derive(diesel::QueryableByName, Debug, PartialEq)]
+struct LevelNotification {
+    #[diesel(sql_type = Nullable<Integer>)]
+    level: Option<i32>,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_stories_reach_level_five_with_storyteller_and_rising_star() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let mut awards = Vec::new();
+    for n in 1..=20 {
+        awards.push(create_and_award(&app, &alice, n).await);
+    }
+    assert_eq!(awards[0]["achievements"], json!([{ "key": "FIRST_STORY" }]));
+    assert_eq!(awards[9]["achievements"], json!([{ "key": "STORYTELLER" }]));
+    assert_eq!(awards[9]["xpGained"], 130);
+    // 19 stories: 1900 + 30 + 30 = 1960 (level 4); the 20th: 2060, level 5, RISING_STAR +30.
+    assert_eq!(awards[18]["totalXp"], 1960);
+    assert_eq!(awards[18]["level"], 4);
+    assert_eq!(
+        awards[19],
+        json!({ "xpGained": 130, "totalXp": 2090, "level": 5, "leveledUp": true, "achievements": [{ "key": "RISING_STAR" }] })
+    );
+    let level_ups: Vec<i64> = awards
+        .iter()
+        .filter(|award| award["leveledUp"] == true)
+        .map(|award| award["level"].as_i64().unwrap())
+        .collect();
+    assert_eq!(level_ups, [2, 3, 4, 5]);
+
+    let mut connection = app.sql().await;
+    let stored: Vec<LevelNotification> =
+        diesel::sql_query("SELECT level FROM notifications WHERE level IS NOT NULL ORDER BY id")
+            .load(&mut connection)
+            .await
+            .unwrap();
+    let stored: Vec<Option<i32>> = stored.into_iter().map(|row| row.level).collect();
+    assert_eq!(
+        stored,
+        [Some(2), Some(3), Some(4), Some(5)],
+        "one notification per level-up"
+    );
+    let me = app
+        .ok(
+            Some(&alice.token),
+            "{ me { experiencePoints level achievements { key } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me["me"]["experiencePoints"], 2090);
+    assert_eq!(
+        me["me"]["achievements"],
+        json!([{ "key": "FIRST_STORY" }, { "key": "STORYTELLER" }, { "key": "RISING_STAR" }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn profile_math_at_650_xp() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    // 6 stories (600 + 30 for FIRST_STORY) and 4 likes (20) make 650.
+    for n in 0..5 {
+        app.create_story(&alice, &format!("Draft {n}")).await;
+    }
+    let liked = app.create_story(&alice, "Liked").await;
+    let mut connection = app.sql().await;
+    // Publishing would add 80; flip the flag directly so that only likes add XP.
+    diesel::sql_query("UPDATE stories SET published = TRUE WHERE id = $1")
+        .bind::<BigInt, _>(liked.parse::<i64>().unwrap())
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    for fan in sign_up_many(&app, "fan", 4).await {
+        app.ok(
+            Some(&fan.token),
+            "mutation($id: ID!) { likeStory(id: $id) { story { id } } }",
+            json!({ "id": liked }),
+        )
+        .await;
+    }
+    let me = app
+        .ok(
+            Some(&alice.token),
+            "{ me { experiencePoints level xpForNextLevel xpProgress xpProgressPercentage } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        me["me"],
+        json!({ "experiencePoints": 650, "level": 2, "xpForNextLevel": 1000, "xpProgress": 150, "xpProgressPercentage": 30.0 })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_database_refuses_to_lower_or_hand_edit_xp() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    app.create_story(&alice, "Dawn").await;
+    let mut connection = app.sql().await;
+    let lower =
+        diesel::sql_query("UPDATE users SET experience_points = experience_points - 5, level = 1")
+            .execute(&mut connection)
+            .await
+            .unwrap_err();
+    assert!(
+        lower
+            .to_string()
+            .contains("experience_points never decreases"),
+        "{lower}"
+    );
+    let raise = diesel::sql_query("UPDATE users SET experience_points = experience_points + 5")
+        .execute(&mut connection)
+        .await
+        .unwrap_err();
+    assert!(
+        raise
+            .to_string()
+            .contains("only by inserting into xp_ledger"),
+        "{raise}"
+    );
+    let rewrite = diesel::sql_query("UPDATE xp_ledger SET amount = 1")
+        .execute(&mut connection)
+        .await
+        .unwrap_err();
+    assert!(rewrite.to_string().contains("append-only"), "{rewrite}");
+    let erase = diesel::sql_query("DELETE FROM xp_ledger")
+        .execute(&mut connection)
+        .await
+        .unwrap_err();
+    assert!(erase.to_string().contains("append-only"), "{erase}");
+    let negative = diesel::sql_query(
+        "INSERT INTO xp_ledger (recipient_id, action, amount) VALUES ($1, 'CUSTOM', -10)",
+    )
+    .bind::<BigInt, _>(alice.id.parse::<i64>().unwrap())
+    .execute(&mut connection)
+    .await
+    .unwrap_err();
+    assert!(
+        negative.to_string().contains("xp_ledger_amount_positive"),
+        "{negative}"
+    );
+    assert_eq!(app.xp(&alice).await, 130);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xp_always_equals_the_ledger_sum() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let id = app.create_published_story(&alice, "Hit").await;
+    let fans = sign_up_many(&app, "fan", 12).await;
+    futures_util::future::join_all(fans.iter().map(|fan| {
+        app.ok(
+            Some(&fan.token),
+            "mutation($id: ID!) { likeStory(id: $id) { story { id } } }",
+            json!({ "id": id }),
+        )
+    }))
+    .await;
+    #[derive(diesel::QueryableByName)]
+    struct Mismatch {
+        #[diesel(sql_type = BigInt)]
+        count: i64,
+    }
+    let mut connection = app.sql().await;
+    let mismatches: Mismatch = diesel::sql_query(
+        "SELECT count(*) AS count FROM users u WHERE u.experience_points <> \
+         (SELECT coalesce(sum(amount), 0) FROM xp_ledger l WHERE l.recipient_id = u.id)",
+    )
+    .get_result(&mut connection)
+    .await
+    .unwrap();
+    assert_eq!(mismatches.count, 0);
+    assert_eq!(app.xp(&alice).await, 100 + 30 + 50 + 30 + 12 * 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rules_and_the_catalog_are_published() {
+    let app = TestApp::spawn().await;
+    let data = app
+        .ok(
+            None,
+            "{ xpRewards { action xp } achievements { key name earnedAt } }",
+            json!({}),
+        )
+        .await;
+    let rewards: Vec<(String, i64)> = data["xpRewards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|reward| {
+            (
+                reward["action"].as_str().unwrap().to_string(),
+                reward["xp"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rewards[0], ("STORY_CREATED".to_string(), 100));
+    assert_eq!(rewards[3], ("STORY_LIKED".to_string(), 5));
+    assert_eq!(rewards.len(), 10);
+    let catalog = data["achievements"].as_array().unwrap();
+    assert_eq!(catalog.len(), 10);
+    assert_eq!(
+        catalog[0],
+        json!({ "key": "FIRST_STORY", "name": "First Story", "earnedAt": null })
+    );
+    assert_eq!(catalog[9]["key"], "RISING_STAR");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xp_history_pages_newest_first() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    for n in 0..3 {
+        app.create_story(&alice, &format!("Story {n}")).await;
+    }
+    let query = "query($after: String) { me { xpHistory(first: 2, after: $after) { nodes { action xpGained reason } pageInfo { hasNextPage endCursor } } } }";
+    let first = app
+        .ok(Some(&alice.token), query, json!({ "after": null }))
+        .await;
+    let history = &first["me"]["xpHistory"];
+    assert_eq!(
+        history["nodes"],
+        json!([
+            { "action": "STORY_CREATED", "xpGained": 100, "reason": null },
+            { "action": "STORY_CREATED", "xpGained": 100, "reason": null }
+        ])
+    );
+    assert_eq!(history["pageInfo"]["hasNextPage"], true);
+    let second = app
+        .ok(
+            Some(&alice.token),
+            query,
+            json!({ "after": history["pageInfo"]["endCursor"] }),
+        )
+        .await;
+    assert_eq!(
+        second["me"]["xpHistory"]["nodes"],
+        json!([
+            { "action": "ACHIEVEMENT_EARNED", "xpGained": 30, "reason": "Achievement unlocked: First Story" },
+            { "action": "STORY_CREATED", "xpGained": 100, "reason": null }
+        ])
+    );
+    assert_eq!(second["me"]["xpHistory"]["pageInfo"]["hasNextPage"], false);
+}

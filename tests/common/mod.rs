@@ -1,0 +1,242 @@
+//! The shared test harness: one managed PostgreSQL cluster per test run (started with
+//! the server's own code), a fresh database per test cloned from a migrated template,
+//! and the real storyxp server on a free port, spoken to over HTTP like the frontend.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+use storyxp::db::cluster::ManagedCluster;
+
+const TEMPLATE: &str = "storyxp_template";
+pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123";
+
+struct TestCluster {
+    cluster: ManagedCluster,
+    dir: PathBuf,
+}
+
+static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
+static NEXT_DATABASE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" {
+    fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+}
+
+/// Stops the run's cluster when the test process exits.
+extern "C" fn stop_cluster() {
+    if let Some(test_cluster) = CLUSTER.get() {
+        let _ = test_cluster.cluster.stop();
+        let _ = std::fs::remove_dir_all(&test_cluster.dir);
+    }
+}
+
+fn cluster() -> &'static TestCluster {
+    CLUSTER.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("storyxp-test-{}", std::process::id()));
+        // Durability is pointless for throw-away test data; speed is not.
+        let cluster = ManagedCluster::prepare(
+            &dir,
+            &[
+                "fsync=off",
+                "synchronous_commit=off",
+                "full_page_writes=off",
+            ],
+        )
+        .expect("preparing the test cluster");
+        cluster.start().expect("starting the test cluster");
+        // SAFETY: registering a plain extern "C" function with no captured state.
+        unsafe {
+            atexit(stop_cluster);
+        }
+        let admin = cluster.connection_string("postgres");
+        let template = cluster.connection_string(TEMPLATE);
+        // Migrations need a multi-thread runtime of their own.
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(async {
+                    storyxp::db::create_database(&admin, TEMPLATE, None)
+                        .await
+                        .expect("creating the template");
+                    storyxp::db::migrate(&template)
+                        .await
+                        .expect("migrating the template");
+                })
+        })
+        .join()
+        .expect("template set-up");
+        TestCluster { cluster, dir }
+    })
+}
+
+pub fn test_cluster() -> &'static ManagedCluster {
+    &cluster().cluster
+}
+
+/// A fresh, migrated database of its own.
+pub async fn fresh_database() -> String {
+    let cluster = &cluster().cluster;
+    let name = format!(
+        "test_{}_{}",
+        std::process::id(),
+        NEXT_DATABASE.fetch_add(1, Ordering::SeqCst)
+    );
+    storyxp::db::create_database(
+        &cluster.connection_string("postgres"),
+        &name,
+        Some(TEMPLATE),
+    )
+    .await
+    .expect("cloning the template database");
+    cluster.connection_string(&name)
+}
+
+/// A running storyxp server on its own database.
+pub struct TestApp {
+    pub base_url: String,
+    pub database_url: String,
+    client: reqwest::Client,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A signed-up user.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: String,
+    pub username: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let database_url = fresh_database().await;
+        Self::spawn_on(database_url).await
+    }
+
+    /// Another server instance on an existing database.
+    pub async fn spawn_on(database_url: String) -> TestApp {
+        let state = storyxp::server::state_for(&database_url, SECRET).expect("server state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding a port");
+        let addr = listener.local_addr().expect("local address");
+        let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(storyxp::server::serve(listener, state, async move {
+            let _ = signal.await;
+        }));
+        TestApp {
+            base_url: format!("http://{addr}"),
+            database_url,
+            client: reqwest::Client::new(),
+            _shutdown: shutdown,
+        }
+    }
+
+    /// POSTs a GraphQL operation; returns the whole response body.
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base_url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("sending a GraphQL request");
+        response.json().await.expect("a JSON GraphQL response")
+    }
+
+    /// Runs an operation that must succeed; returns its `data`.
+    pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = self.graphql(token, query, variables).await;
+        assert!(
+            body.get("errors").is_none(),
+            "unexpected errors: {body:#}\nfor: {query}"
+        );
+        body["data"].clone()
+    }
+
+    /// Runs an operation that must fail; returns its first error's `extensions.code`.
+    pub async fn error_code(&self, token: Option<&str>, query: &str, variables: Value) -> String {
+        let body = self.graphql(token, query, variables).await;
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error with a code, got {body:#}"))
+            .to_string()
+    }
+
+    pub async fn sign_up(&self, username: &str) -> TestUser {
+        let data = self
+            .ok(
+                None,
+                "mutation($input: SignUpInput!) { signUp(input: $input) { token user { id username } } }",
+                json!({ "input": { "username": username, "email": format!("{username}@example.com"), "password": "correct horse" } }),
+            )
+            .await;
+        TestUser {
+            id: data["signUp"]["user"]["id"]
+                .as_str()
+                .expect("user id")
+                .to_string(),
+            username: username.to_string(),
+            token: data["signUp"]["token"].as_str().expect("token").to_string(),
+        }
+    }
+
+    /// Creates a story as `user`; returns its id.
+    pub async fn create_story(&self, user: &TestUser, title: &str) -> String {
+        let data = self
+            .ok(
+                Some(&user.token),
+                "mutation($input: CreateStoryInput!) { createStory(input: $input) { story { id } } }",
+                json!({ "input": { "title": title, "content": "Once upon a time." } }),
+            )
+            .await;
+        data["createStory"]["story"]["id"]
+            .as_str()
+            .expect("story id")
+            .to_string()
+    }
+
+    pub async fn create_published_story(&self, user: &TestUser, title: &str) -> String {
+        let id = self.create_story(user, title).await;
+        self.ok(
+            Some(&user.token),
+            "mutation($id: ID!) { publishStory(id: $id) { story { id } } }",
+            json!({ "id": id }),
+        )
+        .await;
+        id
+    }
+
+    /// The user's XP as `me` reports it.
+    pub async fn xp(&self, user: &TestUser) -> i64 {
+        let data = self
+            .ok(Some(&user.token), "{ me { experiencePoints } }", json!({}))
+            .await;
+        data["me"]["experiencePoints"]
+            .as_i64()
+            .expect("experiencePoints")
+    }
+
+    /// A direct database connection, for checks the API does not offer.
+    pub async fn sql(&self) -> diesel_async::AsyncPgConnection {
+        use diesel_async::AsyncConnection;
+        diesel_async::AsyncPgConnection::establish(&self.database_url)
+            .await
+            .expect("connecting to the test database")
+    }
+}
+
+/// Signs up `count` users named `{prefix}{n}`, concurrently.
+pub async fn sign_up_many(app: &TestApp, prefix: &str, count: usize) -> Vec<TestUser> {
+    let futures = (0..count).map(|n| {
+        let name = format!("{prefix}{n}");
+        async move { app.sign_up(&name).await }
+    });
+    futures_util::future::join_all(futures).await
+}
