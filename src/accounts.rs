@@ -12,7 +12,7 @@ pub const USERNAME_LENGTH: std::ops::RangeInclusive<usize> = 3..=32;
 pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 8..=256;
 pub const EMAIL_MAX_LENGTH: usize = 254;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct UserRecord {
     pub id: i64,
@@ -129,6 +129,18 @@ pub async fn log_in(
         password::hash(password).await?;
         return Err(refused());
     };
+    if password::is_django_hash(&hash) {
+        if !password::verify_django(password.clone(), hash).await? {
+            return Err(refused());
+        }
+        // First login after the import: replace the old hash with argon2id.
+        let rehashed = password::hash(password).await?;
+        diesel::update(users::table.find(user.id))
+            .set(users::password_hash.eq(rehashed))
+            .execute(connection)
+            .await?;
+        return Ok(user);
+    }
     if password::verify(password, hash).await? {
         Ok(user)
     } else {

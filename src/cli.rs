@@ -28,6 +28,23 @@ pub enum Command {
     PrintSchema,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Make a user an admin (or, with --revoke, no longer one).
+    GrantAdmin {
+        username: String,
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Grant stories the STORY_CREATED / STORY_PUBLISHED XP they lack (idempotent).
+    BackfillXp {
+        /// Only report what would be granted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stories per transaction.
+        #[arg(long, default_value_t = crate::legacy::backfill::DEFAULT_BATCH_SIZE)]
+        batch_size: i64,
+    },
+    /// Import users and stories from `manage.py dumpdata auth.user storybook.story` output.
+    ImportDjango { dump: PathBuf },
 }
 
 /// Where the database is: an explicit URL, or a managed local cluster.

@@ -2,12 +2,19 @@
 //! story-writing app. See ARCHITECTURE.md for the map.
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
+pub mod characters;
 pub mod cli;
+pub mod collaborations;
+pub mod comments;
 pub mod db;
 pub mod error;
+pub mod friends;
 pub mod graphql;
 pub mod http;
+pub mod leaderboard;
+pub mod legacy;
 pub mod server;
 pub mod stories;
 pub mod telemetry;
@@ -51,7 +58,67 @@ async fn run_async(
             Ok(())
         }
         Command::PrintSchema => Ok(()),
+        command => {
+            let database = Database::open(&database_args).await?;
+            let result = run_maintenance(command, &database).await;
+            database.close();
+            result
+        }
     }
+}
+
+/// The one-shot commands that work on the database.
+async fn run_maintenance(
+    command: Command,
+    database: &Database,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+    let mut connection = AsyncPgConnection::establish(&database.url).await?;
+    match command {
+        Command::GrantAdmin { username, revoke } => {
+            admin::set_admin(&mut connection, &username, !revoke).await?;
+            println!(
+                "{username} is {} an admin",
+                if revoke { "no longer" } else { "now" }
+            );
+        }
+        Command::BackfillXp {
+            dry_run,
+            batch_size,
+        } => {
+            if batch_size < 1 {
+                return Err("--batch-size must be at least 1".into());
+            }
+            let report = legacy::backfill::backfill(&mut connection, dry_run, batch_size).await?;
+            if report.created_awards + report.published_awards == 0 {
+                println!("backfill-xp: nothing to do; every story already has its XP");
+            } else {
+                let verb = if dry_run { "would grant" } else { "granted" };
+                println!(
+                    "backfill-xp: {verb} {} XP to {} users ({} story-created awards, {} story-published awards, {} achievements{})",
+                    report.xp_granted,
+                    report.users_touched,
+                    report.created_awards,
+                    report.published_awards,
+                    report.achievements,
+                    if dry_run { " not counted" } else { "" }
+                );
+            }
+        }
+        Command::ImportDjango { dump } => {
+            let report = legacy::django_import::import(&mut connection, &dump).await?;
+            println!(
+                "import-django: {} users imported ({} already there), {} stories imported ({} already there), {} other records ignored; no XP awarded (run backfill-xp next)",
+                report.users_imported,
+                report.users_skipped,
+                report.stories_imported,
+                report.stories_skipped,
+                report.other_records_ignored
+            );
+        }
+        Command::Serve | Command::Migrate | Command::PrintSchema => {}
+    }
+    Ok(())
 }
 
 async fn serve(

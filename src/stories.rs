@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::auth::Caller;
-use crate::db::schema::{stories, story_likes};
+use crate::db::schema::{stories, story_likes, story_reads};
 use crate::error::AppError;
 use crate::xp::rules::Subject;
 use crate::xp::{Award, AwardRequest, XpAction, award};
@@ -72,7 +72,8 @@ pub async fn find_visible(
         .optional()?)
 }
 
-async fn require_visible(
+/// The story if the caller may see it, else NOT_FOUND.
+pub async fn require_visible(
     connection: &mut AsyncPgConnection,
     caller: Caller,
     id: i64,
@@ -188,6 +189,34 @@ pub async fn like(
                 )
                 .await?
             };
+            Ok(StoryOutcome { story, award })
+        })
+        .await
+}
+
+/// Reads a story; the reader earns STORY_READ once per story (reading your own earns nothing).
+pub async fn read(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    id: i64,
+) -> Result<StoryOutcome, AppError> {
+    let user = caller.require_user()?;
+    connection
+        .transaction(async move |connection| {
+            let story = require_visible(connection, caller, id).await?;
+            if story.author_id == user {
+                return Ok(StoryOutcome { story, award: None });
+            }
+            diesel::insert_into(story_reads::table)
+                .values((story_reads::story_id.eq(id), story_reads::user_id.eq(user)))
+                .on_conflict_do_nothing()
+                .execute(connection)
+                .await?;
+            let award = award(
+                connection,
+                AwardRequest::new(user, XpAction::StoryRead, Subject::Story(id)),
+            )
+            .await?;
             Ok(StoryOutcome { story, award })
         })
         .await

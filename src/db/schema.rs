@@ -10,6 +10,7 @@ diesel::table! {
         level -> Int4,
         is_admin -> Bool,
         created_at -> Timestamptz,
+        django_id -> Nullable<Int8>,
     }
 }
 
@@ -33,6 +34,8 @@ diesel::table! {
         content -> Text,
         published -> Bool,
         created_at -> Timestamptz,
+        collaboration_completed_at -> Nullable<Timestamptz>,
+        django_id -> Nullable<Int8>,
     }
 }
 
@@ -69,11 +72,62 @@ diesel::table! {
 diesel::joinable!(stories -> users (author_id));
 diesel::joinable!(story_likes -> stories (story_id));
 diesel::joinable!(xp_ledger -> users (recipient_id));
+
+diesel::table! {
+    comments (id) {
+        id -> Int8,
+        story_id -> Int8,
+        author_id -> Int8,
+        body -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    story_reads (story_id, user_id) {
+        story_id -> Int8,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    characters (id) {
+        id -> Int8,
+        owner_id -> Int8,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    friend_requests (requester_id, addressee_id) {
+        requester_id -> Int8,
+        addressee_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    collaborators (story_id, user_id) {
+        story_id -> Int8,
+        user_id -> Int8,
+        accepted_at -> Nullable<Timestamptz>,
+        invited_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    xp_ledger,
     stories,
     story_likes,
-    xp_ledger,
     user_achievements,
-    notifications
+    notifications,
+    comments,
+    story_reads,
+    characters,
+    friend_requests,
+    collaborators,
 );

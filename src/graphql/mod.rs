@@ -1,8 +1,13 @@
 //! The GraphQL API: schema assembly from one object per concern.
 
+pub mod admin;
+pub mod character;
+pub mod collaboration;
+pub mod comment;
 pub mod context;
 pub mod loaders;
 pub mod pagination;
+pub mod social;
 pub mod story;
 pub mod user;
 pub mod xp;
@@ -13,10 +18,23 @@ use crate::auth::TokenKeys;
 use crate::db::DbPool;
 
 #[derive(MergedObject, Default)]
-pub struct Query(user::UserQuery, story::StoryQuery, xp::XpQuery);
+pub struct Query(
+    user::UserQuery,
+    story::StoryQuery,
+    xp::XpQuery,
+    social::SocialQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(user::AccountMutation, story::StoryMutation);
+pub struct Mutation(
+    user::AccountMutation,
+    story::StoryMutation,
+    comment::CommentMutation,
+    character::CharacterMutation,
+    social::FriendMutation,
+    collaboration::CollaborationMutation,
+    admin::AdminMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -4,11 +4,13 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use super::comment::Comment;
 use super::context::{caller, connection, parse_id};
 use super::loaders::{Loaders, shared_error};
 use super::pagination::{IdCursor, PageRequest};
 use super::user::{User, load_user};
 use super::xp::XpAward;
+use crate::comments;
 use crate::error::AppError;
 use crate::stories::{self, StoryOutcome, StoryRecord};
 
@@ -43,6 +45,15 @@ impl Story {
             .await
             .map_err(shared_error)?;
         Ok(i32::try_from(count.unwrap_or(0)).unwrap_or(i32::MAX))
+    }
+    /// Comments, oldest first.
+    async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<Comment>, AppError> {
+        let mut connection = connection(ctx).await?;
+        Ok(comments::for_story(&mut connection, self.0.id)
+            .await?
+            .into_iter()
+            .map(Comment)
+            .collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -152,6 +163,15 @@ impl StoryMutation {
         let id = parse_id(&id, "story")?;
         let mut connection = connection(ctx).await?;
         Ok(stories::like(&mut connection, caller(ctx), id)
+            .await?
+            .into())
+    }
+
+    /// Reads a story; `xpEarned` is the reader's award.
+    async fn read_story(&self, ctx: &Context<'_>, id: ID) -> Result<StoryPayload, AppError> {
+        let id = parse_id(&id, "story")?;
+        let mut connection = connection(ctx).await?;
+        Ok(stories::read(&mut connection, caller(ctx), id)
             .await?
             .into())
     }

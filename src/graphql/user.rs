@@ -4,11 +4,13 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use super::character::Character;
 use super::context::{caller, connection, parse_id, token_keys};
 use super::loaders::{Loaders, shared_error};
 use super::pagination::{IdCursor, PageRequest};
 use super::xp::{Achievement, XpEvent};
 use crate::accounts::{self, SignUp, UserRecord};
+use crate::characters;
 use crate::error::AppError;
 use crate::xp::{ledger, level};
 
@@ -63,6 +65,15 @@ impl User {
         Ok(earned
             .into_iter()
             .map(|(key, earned_at)| Achievement::earned(key, earned_at))
+            .collect())
+    }
+    /// Characters the user created, oldest first.
+    async fn characters(&self, ctx: &Context<'_>) -> Result<Vec<Character>, AppError> {
+        let mut connection = connection(ctx).await?;
+        Ok(characters::for_owner(&mut connection, self.0.id)
+            .await?
+            .into_iter()
+            .map(Character)
             .collect())
     }
     /// The XP ledger, newest first. Visible to the user themself only.

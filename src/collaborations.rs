@@ -1,0 +1,130 @@
+//! Collaborations: the author invites, the invitee accepts, the author completes;
+//! the author and every accepted collaborator earn COLLABORATION_COMPLETED once per story.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::accounts;
+use crate::auth::Caller;
+use crate::db::schema::{collaborators, stories};
+use crate::error::AppError;
+use crate::stories::{StoryOutcome, StoryRecord, require_visible};
+use crate::xp::rules::Subject;
+use crate::xp::{AwardRequest, XpAction, award};
+
+async fn require_own_story(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    story_id: i64,
+) -> Result<StoryRecord, AppError> {
+    let user = caller.require_user()?;
+    let story = require_visible(connection, caller, story_id).await?;
+    if story.author_id != user {
+        return Err(AppError::Forbidden(
+            "only the story's author can do this".into(),
+        ));
+    }
+    Ok(story)
+}
+
+pub async fn invite(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    story_id: i64,
+    invitee: i64,
+) -> Result<StoryRecord, AppError> {
+    let story = require_own_story(connection, caller, story_id).await?;
+    if invitee == story.author_id {
+        return Err(AppError::BadUserInput(
+            "you cannot invite yourself to your own story".into(),
+        ));
+    }
+    accounts::find(connection, invitee)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    diesel::insert_into(collaborators::table)
+        .values((
+            collaborators::story_id.eq(story_id),
+            collaborators::user_id.eq(invitee),
+        ))
+        .on_conflict_do_nothing()
+        .execute(connection)
+        .await?;
+    Ok(story)
+}
+
+/// Accepts an invitation; invitees see the story even while it is a draft.
+pub async fn accept(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    story_id: i64,
+) -> Result<StoryRecord, AppError> {
+    let user = caller.require_user()?;
+    let accepted = diesel::update(collaborators::table.find((story_id, user)))
+        .set(collaborators::accepted_at.eq(Some(chrono::Utc::now())))
+        .execute(connection)
+        .await?;
+    if accepted == 0 {
+        // Tell apart a story they cannot see from one they were not invited to.
+        require_visible(connection, caller, story_id).await?;
+        return Err(AppError::Forbidden(
+            "you have not been invited to collaborate on this story".into(),
+        ));
+    }
+    Ok(stories::table
+        .find(story_id)
+        .select(StoryRecord::as_select())
+        .first(connection)
+        .await?)
+}
+
+/// Completes the collaboration; the caller's award is returned.
+pub async fn complete(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    story_id: i64,
+) -> Result<StoryOutcome, AppError> {
+    connection
+        .transaction(async move |connection| {
+            let story = require_own_story(connection, caller, story_id).await?;
+            let mut participants: Vec<i64> = collaborators::table
+                .filter(collaborators::story_id.eq(story_id))
+                .filter(collaborators::accepted_at.is_not_null())
+                .select(collaborators::user_id)
+                .load(connection)
+                .await?;
+            if participants.is_empty() {
+                return Err(AppError::BadUserInput(
+                    "no collaborator has accepted an invitation to this story yet".into(),
+                ));
+            }
+            diesel::update(stories::table.find(story_id))
+                .filter(stories::collaboration_completed_at.is_null())
+                .set(stories::collaboration_completed_at.eq(Some(chrono::Utc::now())))
+                .execute(connection)
+                .await?;
+            participants.push(story.author_id);
+            // User rows are locked in id order so concurrent awards cannot deadlock.
+            participants.sort_unstable();
+            let mut author_award = None;
+            for participant in participants {
+                let earned = award(
+                    connection,
+                    AwardRequest::new(
+                        participant,
+                        XpAction::CollaborationCompleted,
+                        Subject::Story(story_id),
+                    ),
+                )
+                .await?;
+                if participant == story.author_id {
+                    author_award = earned;
+                }
+            }
+            Ok(StoryOutcome {
+                story,
+                award: author_award,
+            })
+        })
+        .await
+}

@@ -1,0 +1,85 @@
+//! Comments on stories; the story's author earns STORY_COMMENTED once per commenter.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::auth::Caller;
+use crate::db::schema::comments;
+use crate::error::AppError;
+use crate::stories::require_visible;
+use crate::xp::rules::Subject;
+use crate::xp::{Award, AwardRequest, XpAction, award};
+
+pub const BODY_MAX_CHARS: usize = 10_000;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = comments, check_for_backend(diesel::pg::Pg))]
+pub struct CommentRecord {
+    pub id: i64,
+    pub story_id: i64,
+    pub author_id: i64,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Comments on a visible story (published, or the caller's own); the story author's
+/// award is returned (none for commenting on your own story or commenting again).
+pub async fn comment(
+    connection: &mut AsyncPgConnection,
+    caller: Caller,
+    story_id: i64,
+    body: String,
+) -> Result<(CommentRecord, Option<Award>), AppError> {
+    let user = caller.require_user()?;
+    let body = body.trim().to_string();
+    if body.is_empty() {
+        return Err(AppError::BadUserInput("a comment cannot be empty".into()));
+    }
+    if body.chars().count() > BODY_MAX_CHARS {
+        return Err(AppError::BadUserInput(format!(
+            "a comment is at most {BODY_MAX_CHARS} characters"
+        )));
+    }
+    connection
+        .transaction(async move |connection| {
+            let story = require_visible(connection, caller, story_id).await?;
+            let comment: CommentRecord = diesel::insert_into(comments::table)
+                .values((
+                    comments::story_id.eq(story_id),
+                    comments::author_id.eq(user),
+                    comments::body.eq(&body),
+                ))
+                .returning(CommentRecord::as_returning())
+                .get_result(connection)
+                .await?;
+            let award = if story.author_id == user {
+                None
+            } else {
+                let subject = Subject::StoryBy {
+                    story: story_id,
+                    user,
+                };
+                award(
+                    connection,
+                    AwardRequest::new(story.author_id, XpAction::StoryCommented, subject),
+                )
+                .await?
+            };
+            Ok((comment, award))
+        })
+        .await
+}
+
+/// A story's comments, oldest first.
+pub async fn for_story(
+    connection: &mut AsyncPgConnection,
+    story_id: i64,
+) -> Result<Vec<CommentRecord>, AppError> {
+    Ok(comments::table
+        .filter(comments::story_id.eq(story_id))
+        .order(comments::id.asc())
+        .select(CommentRecord::as_select())
+        .load(connection)
+        .await?)
+}

@@ -1,0 +1,53 @@
+//! Leaderboards: users by XP (then username), ties sharing a rank (1, 2, 2, 4).
+
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Nullable};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::accounts::UserRecord;
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum LeaderboardScope {
+    /// Everyone.
+    Global,
+    /// The caller and their mutual friends.
+    Friends,
+}
+
+#[derive(QueryableByName)]
+pub struct LeaderboardRow {
+    #[diesel(sql_type = BigInt)]
+    pub rank: i64,
+    #[diesel(embed)]
+    pub user: UserRecord,
+}
+
+const COLUMNS: &str = "id, username, email, experience_points, level, is_admin, created_at";
+
+/// The top `limit` users. The global board walks `users_leaderboard_idx` and stops
+/// after `limit` rows, however many users there are.
+pub async fn top(
+    connection: &mut AsyncPgConnection,
+    scope: LeaderboardScope,
+    caller: Option<i64>,
+    limit: i64,
+) -> Result<Vec<LeaderboardRow>, AppError> {
+    let members = match scope {
+        LeaderboardScope::Global => "",
+        LeaderboardScope::Friends => {
+            "WHERE id = $2 OR id IN (SELECT mine.addressee_id FROM friend_requests mine \
+             JOIN friend_requests theirs ON theirs.requester_id = mine.addressee_id \
+             AND theirs.addressee_id = mine.requester_id WHERE mine.requester_id = $2)"
+        }
+    };
+    let query = format!(
+        "SELECT {COLUMNS}, rank() OVER (ORDER BY experience_points DESC) AS rank FROM users {members} \
+         ORDER BY experience_points DESC, username LIMIT $1"
+    );
+    Ok(diesel::sql_query(query)
+        .bind::<BigInt, _>(limit)
+        .bind::<Nullable<BigInt>, _>(caller)
+        .load(connection)
+        .await?)
+}
