@@ -6,6 +6,7 @@ pub mod collaboration;
 pub mod comment;
 pub mod context;
 pub mod loaders;
+pub mod notification;
 pub mod pagination;
 pub mod social;
 pub mod story;
@@ -23,6 +24,7 @@ pub struct Query(
     story::StoryQuery,
     xp::XpQuery,
     social::SocialQuery,
+    notification::NotificationQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -34,6 +36,7 @@ pub struct Mutation(
     social::FriendMutation,
     collaboration::CollaborationMutation,
     admin::AdminMutation,
+    notification::NotificationMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -4,6 +4,11 @@
 mod common;
 
 mod accounts;
+mod actions;
+mod admin;
+mod collaborations;
+mod legacy;
 mod schema;
+mod social;
 mod stories;
 mod xp;

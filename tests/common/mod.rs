@@ -240,3 +240,14 @@ pub async fn sign_up_many(app: &TestApp, prefix: &str, count: usize) -> Vec<Test
     });
     futures_util::future::join_all(futures).await
 }
+
+/// The storyxp binary, pointed at the app's database.
+pub fn storyxp_command(app: &TestApp, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"));
+    command
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    command
+}

@@ -1,0 +1,209 @@
+//! Friends and leaderboards.
+
+use serde_json::json;
+
+use crate::common::{TestApp, TestUser, sign_up_many};
+
+const ADD: &str = "mutation($id: ID!) { addFriend(userId: $id) { user { username } status xpEarned { action xpGained achievements { key } } } }";
+const REMOVE: &str = "mutation($id: ID!) { removeFriend(userId: $id) { user { username } } }";
+const BOARD: &str = "query($scope: LeaderboardScope!, $first: Int!) { leaderboard(scope: $scope, first: $first) { rank experiencePoints level user { username } } }";
+
+async fn befriend(app: &TestApp, a: &TestUser, b: &TestUser) {
+    app.ok(Some(&a.token), ADD, json!({ "id": b.id })).await;
+    app.ok(Some(&b.token), ADD, json!({ "id": a.id })).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn friends_form_when_both_add_and_both_earn_twenty_once_ever() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let request = app
+        .ok(Some(&alice.token), ADD, json!({ "id": bob.id }))
+        .await;
+    assert_eq!(
+        request["addFriend"],
+        json!({ "user": { "username": "bob" }, "status": "PENDING", "xpEarned": null })
+    );
+    let accept = app
+        .ok(Some(&bob.token), ADD, json!({ "id": alice.id }))
+        .await;
+    assert_eq!(accept["addFriend"]["status"], "FRIENDS");
+    assert_eq!(
+        accept["addFriend"]["xpEarned"],
+        json!({ "action": "FRIEND_ADDED", "xpGained": 20, "achievements": [] })
+    );
+    assert_eq!((app.xp(&alice).await, app.xp(&bob).await), (20, 20));
+    let again = app
+        .ok(Some(&alice.token), ADD, json!({ "id": bob.id }))
+        .await;
+    assert_eq!(again["addFriend"]["status"], "FRIENDS");
+    assert_eq!(again["addFriend"]["xpEarned"], json!(null));
+
+    app.ok(Some(&alice.token), REMOVE, json!({ "id": bob.id }))
+        .await;
+    let after_remove = app
+        .ok(Some(&bob.token), ADD, json!({ "id": alice.id }))
+        .await;
+    assert_eq!(
+        after_remove["addFriend"]["status"], "PENDING",
+        "removal ended it for both"
+    );
+    let reformed = app
+        .ok(Some(&alice.token), ADD, json!({ "id": bob.id }))
+        .await;
+    assert_eq!(reformed["addFriend"]["status"], "FRIENDS");
+    assert_eq!(
+        reformed["addFriend"]["xpEarned"],
+        json!(null),
+        "re-forming earns nothing"
+    );
+    assert_eq!((app.xp(&alice).await, app.xp(&bob).await), (20, 20));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_parallel_add_friend_calls_from_both_sides_award_once() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let calls = (0..10).map(|n| {
+        let (from, to) = if n % 2 == 0 {
+            (&alice, &bob)
+        } else {
+            (&bob, &alice)
+        };
+        app.ok(Some(&from.token), ADD, json!({ "id": to.id }))
+    });
+    let results = futures_util::future::join_all(calls).await;
+    assert_eq!(
+        results
+            .iter()
+            .filter(|data| !data["addFriend"]["xpEarned"].is_null())
+            .count(),
+        1
+    );
+    assert_eq!((app.xp(&alice).await, app.xp(&bob).await), (20, 20));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_friends_unlock_social_butterfly() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    for friend in sign_up_many(&app, "pal", 5).await {
+        befriend(&app, &alice, &friend).await;
+    }
+    assert_eq!(app.xp(&alice).await, 5 * 20 + 30);
+    let me = app
+        .ok(
+            Some(&alice.token),
+            "{ me { achievements { key } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        me["me"]["achievements"],
+        json!([{ "key": "SOCIAL_BUTTERFLY" }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn befriending_yourself_or_nobody_is_refused() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    assert_eq!(
+        app.error_code(Some(&alice.token), ADD, json!({ "id": alice.id }))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        app.error_code(Some(&alice.token), ADD, json!({ "id": "424242" }))
+            .await,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        app.error_code(None, ADD, json!({ "id": "1" })).await,
+        "UNAUTHENTICATED"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_leaderboard_ranks_ties_together_and_orders_by_username() {
+    let app = TestApp::spawn().await;
+    let users = [
+        app.sign_up("dora").await,
+        app.sign_up("carl").await,
+        app.sign_up("bea").await,
+        app.sign_up("abe").await,
+    ];
+    let (dora, carl, bea, abe) = (&users[0], &users[1], &users[2], &users[3]);
+    app.create_story(dora, "one").await; // 130
+    app.create_story(carl, "one").await; // 130
+    app.create_story(bea, "one").await;
+    app.create_story(bea, "two").await; // 230
+    let _ = abe; // 0
+    let board = app
+        .ok(None, BOARD, json!({ "scope": "GLOBAL", "first": 10 }))
+        .await;
+    let rows: Vec<(i64, String, i64)> = board["leaderboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["rank"].as_i64().unwrap(),
+                row["user"]["username"].as_str().unwrap().to_string(),
+                row["experiencePoints"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, "bea".into(), 230),
+            (2, "carl".into(), 130),
+            (2, "dora".into(), 130),
+            (4, "abe".into(), 0)
+        ]
+    );
+    let top_two = app
+        .ok(None, BOARD, json!({ "scope": "GLOBAL", "first": 2 }))
+        .await;
+    assert_eq!(top_two["leaderboard"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        app.error_code(None, BOARD, json!({ "scope": "GLOBAL", "first": 101 }))
+            .await,
+        "BAD_USER_INPUT"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_friends_leaderboard_holds_the_caller_and_mutual_friends_only() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let carol = app.sign_up("carol").await;
+    let dave = app.sign_up("dave").await;
+    befriend(&app, &alice, &bob).await; // both 20
+    app.ok(Some(&alice.token), ADD, json!({ "id": carol.id }))
+        .await; // pending only
+    app.create_story(&dave, "big").await; // a stranger with more XP
+    let board = app
+        .ok(
+            Some(&alice.token),
+            BOARD,
+            json!({ "scope": "FRIENDS", "first": 10 }),
+        )
+        .await;
+    assert_eq!(
+        board["leaderboard"],
+        json!([
+            { "rank": 1, "experiencePoints": 20, "level": 1, "user": { "username": "alice" } },
+            { "rank": 1, "experiencePoints": 20, "level": 1, "user": { "username": "bob" } }
+        ])
+    );
+    assert_eq!(
+        app.error_code(None, BOARD, json!({ "scope": "FRIENDS", "first": 10 }))
+            .await,
+        "UNAUTHENTICATED"
+    );
+}
