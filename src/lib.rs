@@ -15,6 +15,7 @@ pub mod graphql;
 pub mod http;
 pub mod leaderboard;
 pub mod legacy;
+pub mod live;
 pub mod notifications;
 pub mod server;
 pub mod stories;

@@ -5,6 +5,7 @@ pub mod character;
 pub mod collaboration;
 pub mod comment;
 pub mod context;
+pub mod live;
 pub mod loaders;
 pub mod notification;
 pub mod pagination;
@@ -13,10 +14,11 @@ pub mod story;
 pub mod user;
 pub mod xp;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 
 use crate::auth::TokenKeys;
 use crate::db::DbPool;
+use crate::live::LiveHub;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -39,11 +41,18 @@ pub struct Mutation(
     notification::NotificationMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, live::Subscription>;
 
 /// Builds the schema once; per-request data (the caller, loaders) is added per request.
-pub fn build_schema(pool: Option<DbPool>, keys: Option<TokenKeys>) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+pub fn build_schema(
+    pool: Option<DbPool>,
+    keys: Option<TokenKeys>,
+    hub: Option<LiveHub>,
+) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), live::Subscription);
+    if let Some(hub) = hub {
+        builder = builder.data(hub);
+    }
     if let Some(pool) = pool {
         builder = builder.data(pool);
     }
@@ -55,5 +64,5 @@ pub fn build_schema(pool: Option<DbPool>, keys: Option<TokenKeys>) -> AppSchema 
 
 /// The SDL, as `storyxp print-schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    build_schema(None, None).sdl()
+    build_schema(None, None, None).sdl()
 }

@@ -59,7 +59,7 @@ impl NotificationQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        #[graphql(default)] unread_only: bool,
+        #[graphql(desc = "Only unread ones (null: false).")] unread_only: Option<bool>,
     ) -> Result<Connection<IdCursor, Notification>, AppError> {
         let user = caller(ctx).require_user()?;
         let page = PageRequest::parse(first, after)?;
@@ -67,7 +67,7 @@ impl NotificationQuery {
         let rows = notifications::list(
             &mut connection,
             user,
-            unread_only,
+            unread_only.unwrap_or(false),
             page.after,
             page.fetch_limit(),
         )

@@ -8,6 +8,7 @@ mod actions;
 mod admin;
 mod collaborations;
 mod legacy;
+mod live;
 mod schema;
 mod social;
 mod stories;

@@ -100,8 +100,10 @@ pub async fn fresh_database() -> String {
 pub struct TestApp {
     pub base_url: String,
     pub database_url: String,
+    pub live: storyxp::live::LiveHub,
     client: reqwest::Client,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// A signed-up user.
@@ -121,20 +123,75 @@ impl TestApp {
     /// Another server instance on an existing database.
     pub async fn spawn_on(database_url: String) -> TestApp {
         let state = storyxp::server::state_for(&database_url, SECRET).expect("server state");
+        let live = state.live.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding a port");
         let addr = listener.local_addr().expect("local address");
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(storyxp::server::serve(listener, state, async move {
+        let server = tokio::spawn(storyxp::server::serve(listener, state, async move {
             let _ = signal.await;
         }));
-        TestApp {
+        let app = TestApp {
             base_url: format!("http://{addr}"),
             database_url,
+            live,
             client: reqwest::Client::new(),
-            _shutdown: shutdown,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        };
+        // Level-ups committed before the listener listens would never be pushed.
+        app.wait_for_listener(1).await;
+        app
+    }
+
+    /// Waits until the level-up listener has started listening `generation` times.
+    pub async fn wait_for_listener(&self, generation: u64) {
+        let mut listening = self.live.listening_generation();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            listening.wait_for(|seen| *seen >= generation),
+        )
+        .await
+        .expect("the level-up listener did not (re)connect in time")
+        .expect("the hub is gone");
+    }
+
+    /// Waits until this instance has `count` open subscriptions.
+    pub async fn wait_for_subscriptions(&self, count: usize) {
+        let mut subscriptions = self.live.subscriptions();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(15),
+            subscriptions.wait_for(|open| *open == count),
+        )
+        .await
+        .expect("the subscriptions did not open in time")
+        .expect("the hub is gone");
+    }
+
+    /// Stops the server as SIGTERM would, and waits until it has finished.
+    pub async fn shut_down(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
         }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server result");
+        }
+    }
+
+    /// A WebSocket client on /graphql speaking `protocol`.
+    pub async fn websocket(&self, protocol: &str) -> WsClient {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/graphql", self.base_url.replace("http://", "ws://"));
+        let mut request = url.into_client_request().expect("a websocket request");
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocol.parse().unwrap());
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket handshake");
+        assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+        WsClient { socket }
     }
 
     /// POSTs a GraphQL operation; returns the whole response body.
@@ -251,3 +308,93 @@ pub fn storyxp_command(app: &TestApp, args: &[&str]) -> tokio::process::Command 
         .kill_on_drop(true);
     command
 }
+
+/// A GraphQL WebSocket client, as Apollo's GraphQLWsLink or a legacy client would be.
+pub struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+/// What the server sent next.
+#[derive(Debug)]
+pub enum WsEvent {
+    Json(Value),
+    Closed(Option<u16>),
+}
+
+const WS_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+impl WsClient {
+    pub async fn send(&mut self, message: Value) {
+        use futures_util::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                message.to_string().into(),
+            ))
+            .await
+            .expect("sending on the websocket");
+    }
+
+    /// The next JSON message or close, skipping pings and keep-alives; panics after 15 s.
+    pub async fn next(&mut self) -> WsEvent {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let message = tokio::time::timeout(WS_WAIT, self.socket.next())
+                .await
+                .expect("no websocket message in time");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(&text).expect("a JSON message");
+                    if value["type"] == "ka" {
+                        continue;
+                    }
+                    return WsEvent::Json(value);
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return WsEvent::Closed(frame.map(|frame| u16::from(frame.code)));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return WsEvent::Closed(None),
+            }
+        }
+    }
+
+    pub async fn next_json(&mut self) -> Value {
+        match self.next().await {
+            WsEvent::Json(value) => value,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    /// connection_init with the token (if any); returns the server's answer.
+    pub async fn init(&mut self, token: Option<&str>) -> WsEvent {
+        let payload = match token {
+            Some(token) => json!({ "authorization": format!("Bearer {token}") }),
+            None => json!({}),
+        };
+        self.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        self.next().await
+    }
+
+    /// A graphql-transport-ws client subscribed to levelUps as `token`'s user.
+    pub async fn subscribe_level_ups(&mut self, token: &str) {
+        match self.init(Some(token)).await {
+            WsEvent::Json(ack) => assert_eq!(ack["type"], "connection_ack"),
+            other => panic!("expected connection_ack, got {other:?}"),
+        }
+        self.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": LEVEL_UPS } }))
+            .await;
+    }
+
+    /// The next levelUps event's data.
+    pub async fn next_level_up(&mut self) -> Value {
+        let message = self.next_json().await;
+        assert_eq!(message["type"], "next", "{message}");
+        message["payload"]["data"]["levelUps"].clone()
+    }
+}
+
+pub const LEVEL_UPS: &str = "subscription { levelUps { level previousLevel totalXp notification { type level message read } } }";

@@ -1,0 +1,54 @@
+//! The levelUps subscription.
+
+use async_graphql::{Context, Object, Subscription};
+use futures_util::stream::BoxStream;
+
+use super::context::{caller, connection};
+use super::notification::Notification;
+use crate::error::AppError;
+use crate::live::{self, LiveHub};
+use crate::notifications;
+
+/// A level-up of the subscribed user.
+pub struct LevelUpEvent(pub live::LevelUpEvent);
+
+#[Object]
+impl LevelUpEvent {
+    async fn level(&self) -> i32 {
+        self.0.level
+    }
+    async fn previous_level(&self) -> i32 {
+        self.0.previous_level
+    }
+    async fn total_xp(&self) -> i32 {
+        self.0.total_xp
+    }
+    /// The stored level-up notification.
+    async fn notification(&self, ctx: &Context<'_>) -> Result<Notification, AppError> {
+        let mut connection = connection(ctx).await?;
+        notifications::find(&mut connection, self.0.notification_id)
+            .await?
+            .map(Notification)
+            .ok_or_else(|| AppError::not_found("notification"))
+    }
+}
+
+#[derive(Default)]
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// The caller's own level-ups, pushed once the award has committed, from any
+    /// server instance. One event per level-up, even when it spans several levels.
+    async fn level_ups(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<BoxStream<'static, LevelUpEvent>, AppError> {
+        use futures_util::StreamExt;
+        let user = caller(ctx).require_user()?;
+        let hub = ctx
+            .data_opt::<LiveHub>()
+            .ok_or_else(|| AppError::Internal("no live hub in the schema".into()))?;
+        Ok(hub.subscribe(user).map(LevelUpEvent).boxed())
+    }
+}

@@ -1,0 +1,73 @@
+//! The one LISTEN connection of a process; it reconnects with backoff when
+//! PostgreSQL goes away and hands every event to the hub.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use super::{CHANNEL, LevelUpEvent, LiveHub};
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Runs until the hub shuts down.
+pub async fn listen(database_url: String, hub: LiveHub) {
+    let mut backoff = FIRST_BACKOFF;
+    while !hub.is_shutting_down() {
+        tokio::select! {
+            result = listen_once(&database_url, &hub) => match result {
+                Ok(()) => {
+                    tracing::warn!("level-up listener lost its connection; reconnecting");
+                    backoff = FIRST_BACKOFF;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, retry_in = ?backoff, "level-up listener cannot connect");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = hub.stopped() => return,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            },
+            _ = hub.stopped() => return,
+        }
+    }
+}
+
+/// Listens until the connection ends (Ok) or cannot be set up (Err).
+async fn listen_once(database_url: &str, hub: &LiveHub) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = tokio_postgres::connect(database_url, NoTls).await?;
+    let (sender, mut messages) = futures_channel::mpsc::unbounded();
+    let driver = tokio::spawn(async move {
+        let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = stream.next().await {
+            match message {
+                Ok(message) => {
+                    if sender.unbounded_send(message).is_err() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "level-up listener connection failed");
+                    break;
+                }
+            }
+        }
+    });
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    hub.mark_listening();
+    tracing::info!("listening for level-ups");
+    while let Some(message) = messages.next().await {
+        if let AsyncMessage::Notification(notification) = message {
+            match serde_json::from_str::<LevelUpEvent>(notification.payload()) {
+                Ok(event) => hub.publish(event),
+                Err(error) => {
+                    tracing::error!(%error, payload = notification.payload(), "unreadable level-up")
+                }
+            }
+        }
+    }
+    driver.abort();
+    Ok(())
+}

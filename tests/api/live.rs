@@ -1,0 +1,323 @@
+//! Live level-ups over WebSocket, and notifications.
+
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde_json::json;
+
+use crate::common::{LEVEL_UPS, TestApp, TestUser, WsEvent};
+
+const AWARD: &str =
+    "mutation($input: AwardXpInput!) { awardXp(input: $input) { totalXp leveledUp } }";
+
+async fn make_admin(app: &TestApp, name: &str) -> TestUser {
+    let user = app.sign_up(name).await;
+    let mut connection = app.sql().await;
+    diesel::sql_query("UPDATE users SET is_admin = TRUE WHERE id = $1")
+        .bind::<BigInt, _>(user.id.parse::<i64>().unwrap())
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    user
+}
+
+async fn award(app: &TestApp, admin: &TestUser, user: &TestUser, amount: i32, notify: bool) {
+    app.ok(
+        Some(&admin.token),
+        AWARD,
+        json!({ "input": { "userId": user.id, "amount": amount, "notify": notify } }),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_level_up_arrives_once_with_its_notification() {
+    let app = TestApp::spawn().await;
+    let admin = make_admin(&app, "root").await;
+    let alice = app.sign_up("alice").await;
+    let mut client = app.websocket("graphql-transport-ws").await;
+    client.subscribe_level_ups(&alice.token).await;
+    app.wait_for_subscriptions(1).await;
+    award(&app, &admin, &alice, 400, true).await; // no level-up: nothing pushed
+    award(&app, &admin, &alice, 200, true).await; // 600: level 2
+    assert_eq!(
+        client.next_level_up().await,
+        json!({ "level": 2, "previousLevel": 1, "totalXp": 600,
+                "notification": { "type": "ACHIEVEMENT_EARNED", "level": 2, "message": "Level up! You reached level 2.", "read": false } })
+    );
+    // A jump over two levels is one event; the next event proves nothing came in between.
+    award(&app, &admin, &alice, 1000, true).await; // 1600: level 4
+    let jump = client.next_level_up().await;
+    assert_eq!(
+        (
+            jump["level"].clone(),
+            jump["previousLevel"].clone(),
+            jump["totalXp"].clone()
+        ),
+        (json!(4), json!(2), json!(1600))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_event_for_notify_false_or_for_another_user() {
+    let app = TestApp::spawn().await;
+    let admin = make_admin(&app, "root").await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let mut client = app.websocket("graphql-transport-ws").await;
+    client.subscribe_level_ups(&alice.token).await;
+    app.wait_for_subscriptions(1).await;
+    award(&app, &admin, &alice, 500, false).await; // level 2, silently
+    award(&app, &admin, &bob, 500, true).await; // bob's level-up
+    award(&app, &admin, &alice, 500, true).await; // level 3: the first event alice sees
+    let event = client.next_level_up().await;
+    assert_eq!(
+        (event["level"].clone(), event["previousLevel"].clone()),
+        (json!(3), json!(2))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_award_on_one_instance_reaches_a_subscriber_on_another() {
+    let app_a = TestApp::spawn().await;
+    let app_b = TestApp::spawn_on(app_a.database_url.clone()).await;
+    let admin = make_admin(&app_a, "root").await;
+    let alice = app_a.sign_up("alice").await;
+    let mut client = app_a.websocket("graphql-transport-ws").await;
+    client.subscribe_level_ups(&alice.token).await;
+    app_a.wait_for_subscriptions(1).await;
+    award(&app_b, &admin, &alice, 500, true).await;
+    assert_eq!(client.next_level_up().await["level"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rolled_back_award_pushes_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = make_admin(&app, "root").await;
+    let alice = app.sign_up("alice").await;
+    let mut client = app.websocket("graphql-transport-ws").await;
+    client.subscribe_level_ups(&alice.token).await;
+    app.wait_for_subscriptions(1).await;
+    let mut connection = app.sql().await;
+    let alice_id: i64 = alice.id.parse().unwrap();
+    let rolled_back = connection
+        .transaction::<(), storyxp::error::AppError, _>(async |connection| {
+            let request = storyxp::xp::AwardRequest {
+                amount: Some(900),
+                ..storyxp::xp::AwardRequest::new(
+                    alice_id,
+                    storyxp::xp::XpAction::Custom,
+                    storyxp::xp::rules::Subject::Unique,
+                )
+            };
+            let award = storyxp::xp::award(connection, request)
+                .await?
+                .expect("an award");
+            assert!(award.leveled_up());
+            Err(storyxp::error::AppError::Internal("roll back".into()))
+        })
+        .await;
+    assert!(rolled_back.is_err());
+    award(&app, &admin, &alice, 500, true).await;
+    let event = client.next_level_up().await;
+    assert_eq!(
+        (event["level"].clone(), event["totalXp"].clone()),
+        (json!(2), json!(500)),
+        "the rolled-back 900 never existed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_listener_reconnects_after_postgresql_restarts() {
+    // A cluster of its own: restarting the shared one would disturb the other tests.
+    let dir = std::env::temp_dir().join(format!("storyxp-test-restart-{}", std::process::id()));
+    let cluster = storyxp::db::cluster::ManagedCluster::prepare(&dir, &["fsync=off"]).unwrap();
+    cluster.start().unwrap();
+    storyxp::db::create_database(&cluster.connection_string("postgres"), "restart", None)
+        .await
+        .unwrap();
+    storyxp::db::migrate(&cluster.connection_string("restart"))
+        .await
+        .unwrap();
+    let app = TestApp::spawn_on(cluster.connection_string("restart")).await;
+    let admin = make_admin(&app, "root").await;
+    let alice = app.sign_up("alice").await;
+    let mut client = app.websocket("graphql-transport-ws").await;
+    client.subscribe_level_ups(&alice.token).await;
+    app.wait_for_subscriptions(1).await;
+
+    cluster.stop().unwrap();
+    let down = reqwest::get(format!("{}/healthz", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(down.status(), 503);
+    cluster.start().unwrap();
+    app.wait_for_listener(2).await;
+    // Pooled connections died with the old server; the first uses may fail.
+    let mut awarded = false;
+    for _ in 0..5 {
+        let body = app
+            .graphql(
+                Some(&admin.token),
+                AWARD,
+                json!({ "input": { "userId": alice.id, "amount": 500 } }),
+            )
+            .await;
+        if body.get("errors").is_none() {
+            awarded = true;
+            break;
+        }
+    }
+    assert!(awarded, "the server recovered without a restart");
+    assert_eq!(client.next_level_up().await["level"], 2);
+    drop(app);
+    cluster.stop().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_token_closes_the_socket_with_4403() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let keys = storyxp::auth::TokenKeys::new(crate::common::SECRET).unwrap();
+    let expired = keys
+        .issue_with_expiry(alice.id.parse().unwrap(), 1_000_000)
+        .unwrap();
+    for token in ["not-a-token", expired.as_str()] {
+        let mut client = app.websocket("graphql-transport-ws").await;
+        match client.init(Some(token)).await {
+            WsEvent::Closed(code) => assert_eq!(code, Some(4403)),
+            other => panic!("expected close 4403, got {other:?}"),
+        }
+    }
+    let mut legacy = app.websocket("graphql-ws").await;
+    match legacy.init(Some("not-a-token")).await {
+        WsEvent::Closed(code) => assert_eq!(code, Some(4403)),
+        other => panic!("expected close 4403, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_anonymous_subscription_is_unauthenticated() {
+    let app = TestApp::spawn().await;
+    let mut client = app.websocket("graphql-transport-ws").await;
+    match client.init(None).await {
+        WsEvent::Json(ack) => assert_eq!(ack["type"], "connection_ack"),
+        other => panic!("{other:?}"),
+    }
+    client
+        .send(json!({ "id": "1", "type": "subscribe", "payload": { "query": LEVEL_UPS } }))
+        .await;
+    let refused = client.next_json().await;
+    assert_eq!(refused["type"], "next", "{refused}");
+    assert_eq!(refused["payload"]["data"], json!(null));
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        client.next_json().await,
+        json!({ "id": "1", "type": "complete" })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_legacy_graphql_ws_protocol_delivers_too() {
+    let app = TestApp::spawn().await;
+    let admin = make_admin(&app, "root").await;
+    let alice = app.sign_up("alice").await;
+    let mut client = app.websocket("graphql-ws").await;
+    match client.init(Some(&alice.token)).await {
+        WsEvent::Json(ack) => assert_eq!(ack["type"], "connection_ack"),
+        other => panic!("{other:?}"),
+    }
+    client
+        .send(json!({ "id": "7", "type": "start", "payload": { "query": LEVEL_UPS } }))
+        .await;
+    app.wait_for_subscriptions(1).await;
+    award(&app, &admin, &alice, 500, true).await;
+    let message = client.next_json().await;
+    assert_eq!(message["type"], "data", "{message}");
+    assert_eq!(message["id"], "7");
+    assert_eq!(message["payload"]["data"]["levelUps"]["level"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_completes_open_subscriptions_and_closes_the_socket() {
+    let mut app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let mut client = app.websocket("graphql-transport-ws").await;
+    client.subscribe_level_ups(&alice.token).await;
+    app.wait_for_subscriptions(1).await;
+    let shutdown = async { app.shut_down().await };
+    let observed = async {
+        let complete = client.next_json().await;
+        assert_eq!(complete, json!({ "id": "1", "type": "complete" }));
+        match client.next().await {
+            WsEvent::Closed(code) => assert_eq!(code, Some(1001)),
+            other => panic!("expected the socket to close, got {other:?}"),
+        }
+    };
+    tokio::join!(shutdown, observed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_page_newest_first_and_only_the_owner_marks_them_read() {
+    let app = TestApp::spawn().await;
+    let admin = make_admin(&app, "root").await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    award(&app, &admin, &alice, 500, true).await;
+    award(&app, &admin, &alice, 500, true).await;
+    award(&app, &admin, &bob, 500, true).await;
+    let query = "query($unread: Boolean) { notifications(unreadOnly: $unread) { nodes { id level read } } }";
+    let mine = app
+        .ok(Some(&alice.token), query, json!({ "unread": false }))
+        .await;
+    let nodes = mine["notifications"]["nodes"].as_array().unwrap().clone();
+    assert_eq!(
+        nodes
+            .iter()
+            .map(|node| node["level"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [3, 2]
+    );
+    let bobs = app
+        .ok(Some(&bob.token), query, json!({ "unread": false }))
+        .await;
+    let bobs_id = bobs["notifications"]["nodes"][0]["id"].clone();
+    let mark = "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }";
+    let changed = app
+        .ok(
+            Some(&alice.token),
+            mark,
+            json!({ "ids": [nodes[1]["id"], bobs_id] }),
+        )
+        .await;
+    assert_eq!(
+        changed["markNotificationsRead"], 1,
+        "bob's notification is not alice's to mark"
+    );
+    let again = app
+        .ok(Some(&alice.token), mark, json!({ "ids": [nodes[1]["id"]] }))
+        .await;
+    assert_eq!(again["markNotificationsRead"], 0);
+    let unread = app
+        .ok(Some(&alice.token), query, json!({ "unread": true }))
+        .await;
+    assert_eq!(
+        unread["notifications"]["nodes"],
+        json!([{ "id": nodes[0]["id"], "level": 3, "read": false }])
+    );
+    assert_eq!(
+        app.ok(Some(&bob.token), query, json!({ "unread": true }))
+            .await["notifications"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.error_code(None, query, json!({})).await,
+        "UNAUTHENTICATED"
+    );
+}
