@@ -19,6 +19,9 @@ const PING_INTERVAL: Duration = Duration::from_secs(15);
 /// After shutdown, how long pending messages (the `complete`s) may still be flushed.
 const FLUSH_ON_SHUTDOWN: Duration = Duration::from_millis(200);
 
+/// Read and write buffer per socket.
+pub const BUFFER_SIZE: usize = 4 * 1024;
+
 pub const CLOSE_FORBIDDEN: u16 = 4403;
 pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
 pub const CLOSE_GOING_AWAY: u16 = 1001;

@@ -1,0 +1,184 @@
+//! Subscription benchmark: 10,000 idle levelUps subscribers on one storyxp process
+//! (its RSS), then 200 level-ups per second for 10 s (delivery latency, from just
+//! before the award's commit to the subscriber). Run with
+//! `cargo bench --bench subscriptions`; targets: RSS under 300 MB, p99 under 100 ms.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::{SinkExt, StreamExt};
+use storyxp::db::cluster::ManagedCluster;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const SUBSCRIBERS: i64 = 10_000;
+const RATE: u64 = 200;
+const SECONDS: u64 = 10;
+const SECRET: &str = "bench-secret-bench-secret-bench-secret!!";
+
+type Pending = Arc<Mutex<HashMap<i64, Instant>>>;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!(
+        "storyxp-bench-subscriptions-{}",
+        std::process::id()
+    ));
+    let cluster = ManagedCluster::prepare(&dir, &["fsync=off"])?;
+    cluster.start()?;
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(&cluster));
+    let _ = cluster.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+async fn run(cluster: &ManagedCluster) -> Result<(), Box<dyn std::error::Error>> {
+    storyxp::db::create_database(&cluster.connection_string("postgres"), "bench", None).await?;
+    let url = cluster.connection_string("bench");
+    storyxp::db::migrate(&url).await?;
+    let mut connection = AsyncPgConnection::establish(&url).await?;
+    diesel::sql_query(format!(
+        "INSERT INTO users (username, email, password_hash) \
+         SELECT 'user' || g, 'user' || g || '@example.com', 'x' FROM generate_series(1, {SUBSCRIBERS}) g"
+    ))
+    .execute(&mut connection)
+    .await?;
+
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+        probe.local_addr()?.port()
+    };
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"))
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("JWT_SECRET", SECRET)
+        .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = server.id().ok_or("server has no pid")?;
+    let client = reqwest::Client::new();
+    while client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let baseline = rss_mb(pid);
+
+    let keys = storyxp::auth::TokenKeys::new(SECRET.as_bytes())?;
+    let pending: Pending = Arc::default();
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let connecting = Instant::now();
+    let mut tasks = Vec::new();
+    for user in 1..=SUBSCRIBERS {
+        let token = keys.issue(user)?;
+        let (pending, latencies) = (pending.clone(), latencies.clone());
+        let mut request = format!("ws://127.0.0.1:{port}/graphql").into_client_request()?;
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+        let init = serde_json::json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
+        socket.send(Message::Text(init.to_string().into())).await?;
+        let subscribe = serde_json::json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { levelUps { level totalXp } }" } });
+        socket
+            .send(Message::Text(subscribe.to_string().into()))
+            .await?;
+        tasks.push(tokio::spawn(async move {
+            while let Some(Ok(message)) = socket.next().await {
+                if let Message::Text(text) = message {
+                    if text.contains("\"next\"") {
+                        let sent = pending.lock().unwrap().remove(&user);
+                        if let Some(sent) = sent {
+                            latencies.lock().unwrap().push(sent.elapsed());
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    // Let the last subscriptions register, then measure the idle footprint.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = rss_mb(pid);
+    println!(
+        "{SUBSCRIBERS} subscribers connected in {:.1} s; server RSS {idle:.0} MB (before: {baseline:.0} MB; target: under 300 MB)",
+        connecting.elapsed().as_secs_f64()
+    );
+
+    // 200 level-ups per second, each to a different subscriber (+500 XP is always a level-up).
+    let award_pool = storyxp::db::pool(&url, 8)?;
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
+    let total = RATE * SECONDS;
+    let mut awards = Vec::new();
+    for n in 0..total {
+        ticker.tick().await;
+        let user = (n as i64 * 7919) % SUBSCRIBERS + 1;
+        let (pool, pending) = (award_pool.clone(), pending.clone());
+        awards.push(tokio::spawn(async move {
+            let mut connection = pool.get().await.map_err(|error| error.to_string())?;
+            pending.lock().unwrap().insert(user, Instant::now());
+            let request = storyxp::xp::AwardRequest {
+                amount: Some(500),
+                ..storyxp::xp::AwardRequest::new(
+                    user,
+                    storyxp::xp::XpAction::Custom,
+                    storyxp::xp::rules::Subject::Unique,
+                )
+            };
+            storyxp::xp::award(&mut connection, request)
+                .await
+                .map_err(|error| error.to_string())?;
+            Ok::<_, String>(())
+        }));
+    }
+    let mut failed = 0;
+    for award in awards {
+        if !matches!(award.await, Ok(Ok(()))) {
+            failed += 1;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pending.lock().unwrap().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let busy = rss_mb(pid);
+    let mut latencies = latencies.lock().unwrap().clone();
+    latencies.sort();
+    let lost = pending.lock().unwrap().len();
+    let percentile = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    println!(
+        "{total} level-ups at {RATE}/s: delivered {}, lost {lost}, failed awards {failed}; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99: under 100 ms); server RSS {busy:.0} MB",
+        latencies.len(),
+        ms(percentile(0.50)),
+        ms(percentile(0.99)),
+        ms(latencies.last().copied().unwrap_or_default())
+    );
+    let _ = server.kill().await;
+    for task in tasks {
+        task.abort();
+    }
+    Ok(())
+}
