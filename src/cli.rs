@@ -73,6 +73,17 @@ pub struct ServeArgs {
         global = true
     )]
     pub addr: SocketAddr,
+    /// Origins (comma-separated) whose browser pages may call the API (CORS).
+    #[arg(
+        long,
+        env = "STORYXP_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
+    /// logIn and signUp calls allowed per client address per minute.
+    #[arg(long, env = "STORYXP_AUTH_ATTEMPTS_PER_MINUTE", default_value_t = crate::server::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE, global = true)]
+    pub auth_attempts_per_minute: u32,
     /// Secret for signing JWTs (at least 32 bytes). Required with DATABASE_URL.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,

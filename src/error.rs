@@ -12,6 +12,8 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     BadUserInput(String),
+    #[error("too many attempts from your address; try again in {retry_after_seconds} seconds")]
+    Throttled { retry_after_seconds: u64 },
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
     #[error("database unavailable: {0}")]
@@ -24,7 +26,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Unauthenticated(_) => "UNAUTHENTICATED",
-            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::Forbidden(_) | AppError::Throttled { .. } => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadUserInput(_) => "BAD_USER_INPUT",
             AppError::Database(_) | AppError::Pool(_) | AppError::Internal(_) => {
@@ -51,8 +53,15 @@ impl ErrorExtensions for AppError {
             }
             other => other.to_string(),
         };
-        async_graphql::Error::new(message)
-            .extend_with(|_, extensions| extensions.set("code", self.code()))
+        async_graphql::Error::new(message).extend_with(|_, extensions| {
+            extensions.set("code", self.code());
+            if let AppError::Throttled {
+                retry_after_seconds,
+            } = self
+            {
+                extensions.set("retryAfterSeconds", *retry_after_seconds);
+            }
+        })
     }
 }
 

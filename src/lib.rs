@@ -49,7 +49,11 @@ async fn run_async(
             // Check the configuration before starting anything.
             let secret = jwt_secret(&database_args, serve_args.jwt_secret.as_deref())?;
             let database = Database::open(&database_args).await?;
-            let result = serve(&database, &secret, serve_args.addr).await;
+            let options = server::ServerOptions {
+                cors_origins: serve_args.cors_origins.clone(),
+                auth_attempts_per_minute: serve_args.auth_attempts_per_minute,
+            };
+            let result = serve(&database, &secret, serve_args.addr, options).await;
             database.close();
             result
         }
@@ -127,8 +131,9 @@ async fn serve(
     database: &Database,
     secret: &[u8],
     addr: std::net::SocketAddr,
+    options: server::ServerOptions,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let state = server::state_for(&database.url, secret)?;
+    let state = server::state_with(&database.url, secret, options)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|error| format!("cannot listen on {addr}: {error}"))?;

@@ -1,11 +1,14 @@
 //! Running the HTTP server: state assembly, listening, and graceful shutdown.
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use crate::auth::TokenKeys;
+use crate::auth::throttle::AuthThrottle;
 use crate::db;
 use crate::graphql::build_schema;
 use crate::http::{AppState, router};
@@ -14,17 +17,54 @@ use crate::live::{LiveHub, listener};
 /// Connections per process; PostgreSQL is the limit, not the pool.
 pub const POOL_SIZE: usize = 32;
 
-/// Builds the state and starts the level-up listener (so: call inside a runtime).
+/// What an operator may tune.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Origins browsers may call the API from (CORS).
+    pub cors_origins: Vec<String>,
+    /// logIn and signUp calls allowed per client address per minute.
+    pub auth_attempts_per_minute: u32,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            cors_origins: Vec::new(),
+            auth_attempts_per_minute: DEFAULT_AUTH_ATTEMPTS_PER_MINUTE,
+        }
+    }
+}
+
+pub const DEFAULT_AUTH_ATTEMPTS_PER_MINUTE: u32 = 20;
+
+/// Builds the state with default options and starts the level-up listener.
 pub fn state_for(database_url: &str, secret: &[u8]) -> Result<AppState, String> {
+    state_with(database_url, secret, ServerOptions::default())
+}
+
+/// Builds the state and starts the level-up listener (so: call inside a runtime).
+pub fn state_with(
+    database_url: &str,
+    secret: &[u8],
+    options: ServerOptions,
+) -> Result<AppState, String> {
     let pool = db::pool(database_url, POOL_SIZE).map_err(|error| error.to_string())?;
     let keys = TokenKeys::new(secret)?;
     let live = LiveHub::default();
+    let throttle = Arc::new(AuthThrottle::per_minute(options.auth_attempts_per_minute));
     tokio::spawn(listener::listen(database_url.to_string(), live.clone()));
     Ok(AppState {
-        schema: build_schema(Some(pool.clone()), Some(keys.clone()), Some(live.clone())),
+        schema: build_schema(
+            Some(pool.clone()),
+            Some(keys.clone()),
+            Some(live.clone()),
+            Some(throttle.clone()),
+        ),
         pool,
         keys,
         live,
+        throttle,
+        cors_origins: Arc::new(options.cors_origins),
     })
 }
 
@@ -46,9 +86,12 @@ pub async fn serve(
             live.shut_down();
         }
     };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(signal)
-        .await?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .await?;
     live.wait_for_sockets(SOCKET_DRAIN).await;
     Ok(())
 }

@@ -4,8 +4,10 @@ pub mod cluster;
 pub mod schema;
 pub mod setup;
 
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -28,7 +30,13 @@ pub enum DbSetupError {
 
 /// A pool of at most `max_size` connections; connections are opened lazily.
 pub fn pool(database_url: &str, max_size: usize) -> Result<DbPool, DbSetupError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    // Fast recycling: a pooled connection is reused unless it is known to be broken
+    // (closed socket, failed transaction); the default would ping PostgreSQL with a
+    // `SELECT 1` on every checkout, a round trip per request.
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(std::time::Duration::from_secs(10)))

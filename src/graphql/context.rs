@@ -32,3 +32,14 @@ pub fn parse_id(id: &ID, what: &str) -> Result<i64, AppError> {
         AppError::BadUserInput(format!("`{}` is not a valid {what} id", id.as_str()))
     })
 }
+
+/// Counts a logIn/signUp attempt against the caller's address.
+pub fn throttle_auth(ctx: &Context<'_>) -> Result<(), AppError> {
+    let (Some(throttle), Some(address)) = (
+        ctx.data_opt::<std::sync::Arc<crate::auth::throttle::AuthThrottle>>(),
+        ctx.data_opt::<crate::auth::throttle::ClientAddress>(),
+    ) else {
+        return Ok(());
+    };
+    throttle.check(address.0)
+}

@@ -1,6 +1,7 @@
 //! DataLoaders: nested reads (a page of stories and their authors) in one query each.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 
@@ -36,17 +37,18 @@ impl Loader<i64> for LikeCountLoader {
     }
 }
 
-/// The loaders of one request (their caches live as long as the request).
+/// The loaders of one request (shared by the operations of a batch).
+#[derive(Clone)]
 pub struct Loaders {
-    pub users: DataLoader<UserLoader>,
-    pub like_counts: DataLoader<LikeCountLoader>,
+    pub users: Arc<DataLoader<UserLoader>>,
+    pub like_counts: Arc<DataLoader<LikeCountLoader>>,
 }
 
 impl Loaders {
     pub fn new(pool: &DbPool) -> Self {
         Self {
-            users: DataLoader::new(UserLoader(pool.clone()), tokio::spawn),
-            like_counts: DataLoader::new(LikeCountLoader(pool.clone()), tokio::spawn),
+            users: Arc::new(DataLoader::new(UserLoader(pool.clone()), tokio::spawn)),
+            like_counts: Arc::new(DataLoader::new(LikeCountLoader(pool.clone()), tokio::spawn)),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod character;
 pub mod collaboration;
 pub mod comment;
 pub mod context;
+pub mod limits;
 pub mod live;
 pub mod loaders;
 pub mod notification;
@@ -14,11 +15,20 @@ pub mod story;
 pub mod user;
 pub mod xp;
 
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
 use async_graphql::{MergedObject, Schema};
 
+use std::sync::Arc;
+
 use crate::auth::TokenKeys;
+use crate::auth::throttle::AuthThrottle;
 use crate::db::DbPool;
 use crate::live::LiveHub;
+
+/// Queries remembered for Apollo's Automatic Persisted Queries.
+const APQ_CACHE_SIZE: usize = 1024;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -48,8 +58,17 @@ pub fn build_schema(
     pool: Option<DbPool>,
     keys: Option<TokenKeys>,
     hub: Option<LiveHub>,
+    throttle: Option<Arc<AuthThrottle>>,
 ) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), live::Subscription);
+    let mut builder = Schema::build(Query::default(), Mutation::default(), live::Subscription)
+        .extension(limits::DepthLimit)
+        .limit_complexity(limits::MAX_COMPLEXITY)
+        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+            APQ_CACHE_SIZE,
+        )));
+    if let Some(throttle) = throttle {
+        builder = builder.data(throttle);
+    }
     if let Some(hub) = hub {
         builder = builder.data(hub);
     }
@@ -64,5 +83,5 @@ pub fn build_schema(
 
 /// The SDL, as `storyxp print-schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    build_schema(None, None, None).sdl()
+    build_schema(None, None, None, None).sdl()
 }

@@ -109,6 +109,7 @@ impl StoryQuery {
     }
 
     /// Published stories (and the caller's own drafts), newest first.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
     async fn stories(
         &self,
         ctx: &Context<'_>,

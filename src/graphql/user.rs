@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::character::Character;
-use super::context::{caller, connection, parse_id, token_keys};
+use super::context::{caller, connection, parse_id, throttle_auth, token_keys};
 use super::loaders::{Loaders, shared_error};
 use super::pagination::{IdCursor, PageRequest};
 use super::xp::{Achievement, XpEvent};
@@ -77,6 +77,7 @@ impl User {
             .collect())
     }
     /// The XP ledger, newest first. Visible to the user themself only.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
     async fn xp_history(
         &self,
         ctx: &Context<'_>,
@@ -154,6 +155,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: SignUpInput,
     ) -> Result<AuthPayload, AppError> {
+        throttle_auth(ctx)?;
         let mut connection = connection(ctx).await?;
         let user = accounts::sign_up(
             &mut connection,
@@ -172,6 +174,7 @@ impl AccountMutation {
     }
 
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> Result<AuthPayload, AppError> {
+        throttle_auth(ctx)?;
         let mut connection = connection(ctx).await?;
         let user = accounts::log_in(&mut connection, &input.login, input.password).await?;
         let token = token_keys(ctx)?.issue(user.id)?;

@@ -1,25 +1,39 @@
-//! The HTTP surface: routes, the GraphQL endpoint, GraphiQL and the health check.
+//! The HTTP surface: routes, the GraphQL endpoint, GraphiQL, subscriptions and the
+//! health check, with the limits every request passes through.
 
 mod graphiql;
 mod health;
 pub mod websocket;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_graphql::BatchRequest;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::HeaderMap;
-use axum::http::header::{AUTHORIZATION, UPGRADE};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, UPGRADE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::Instrument;
 
-use crate::auth::{Caller, TokenKeys};
+use crate::auth::TokenKeys;
+use crate::auth::throttle::{AuthThrottle, ClientAddress};
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::graphql::AppSchema;
 use crate::graphql::loaders::Loaders;
 use crate::live::LiveHub;
+
+/// Largest request body accepted (413 beyond).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Most operations in one batched request.
+pub const MAX_BATCH: usize = 10;
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
@@ -28,14 +42,37 @@ pub struct AppState {
     pub pool: DbPool,
     pub keys: TokenKeys,
     pub live: LiveHub,
+    pub throttle: Arc<AuthThrottle>,
+    pub cors_origins: Arc<Vec<String>>,
 }
 
 pub fn router(state: AppState) -> Router {
+    let cors = cors(&state.cors_origins);
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql))
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/healthz", get(health::check))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
         .with_state(state)
+}
+
+/// Browsers may call the API from the configured origins only (none by default).
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| origin.parse().ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            AUTHORIZATION,
+            CONTENT_TYPE,
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// GET /graphql: a WebSocket upgrade for subscriptions, else GraphiQL.
@@ -72,24 +109,59 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
         .on_upgrade(move |socket| websocket::serve(socket, protocol, state))
 }
 
-/// POST /graphql. A bad token refuses the whole request; no token is an anonymous caller.
+fn bad_request(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+}
+
+/// POST /graphql (JSON; one operation or a batch of up to MAX_BATCH). A bad token
+/// refuses the whole request; no token is an anonymous caller.
 async fn graphql(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
+    body: Bytes,
+) -> Response {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime_guess_free::Mime>().ok())
+        .is_some_and(|mime| mime.is_json());
+    if !is_json {
+        return bad_request("Content-Type must be application/json");
+    }
+    let request: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return bad_request(&format!(
+                "the body is not a GraphQL request in JSON: {error}"
+            ));
+        }
+    };
+    if let BatchRequest::Batch(operations) = &request {
+        if operations.is_empty() || operations.len() > MAX_BATCH {
+            return bad_request(&format!("a batch holds 1 to {MAX_BATCH} operations"));
+        }
+    }
+    let request_id = new_request_id();
     let authorization = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    let caller: Caller = match state.keys.caller_from_header(authorization) {
-        Ok(caller) => caller,
-        Err(error) => return refused(error),
+    let mut response = match state.keys.caller_from_header(authorization) {
+        Ok(caller) => {
+            let request = request
+                .data(caller)
+                .data(ClientAddress(client.ip()))
+                .data(Loaders::new(&state.pool));
+            let span = tracing::info_span!("graphql", request_id = %request_id);
+            GraphQLResponse::from(state.schema.execute_batch(request).instrument(span).await)
+                .into_response()
+        }
+        Err(error) => refused(error).into_response(),
     };
-    let request = request
-        .into_inner()
-        .data(caller)
-        .data(Loaders::new(&state.pool));
-    state.schema.execute(request).await.into()
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
 }
 
 fn refused(error: AppError) -> GraphQLResponse {
@@ -98,4 +170,37 @@ fn refused(error: AppError) -> GraphQLResponse {
         error.into_server_error(async_graphql::Pos::default()),
     ])
     .into()
+}
+
+/// A short random id tying a response to its log lines.
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Just enough media-type parsing to accept `application/json; charset=utf-8` and
+/// `application/graphql-response+json`.
+mod mime_guess_free {
+    pub struct Mime(String);
+
+    impl std::str::FromStr for Mime {
+        type Err = ();
+        fn from_str(value: &str) -> Result<Self, ()> {
+            let essence = value
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            Ok(Mime(essence))
+        }
+    }
+
+    impl Mime {
+        pub fn is_json(&self) -> bool {
+            self.0 == "application/json"
+                || (self.0.starts_with("application/") && self.0.ends_with("+json"))
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod accounts;
 mod actions;
 mod admin;
 mod collaborations;
+mod hardening;
 mod legacy;
 mod live;
 mod schema;

@@ -12,6 +12,7 @@ use storyxp::db::cluster::ManagedCluster;
 
 const TEMPLATE: &str = "storyxp_template";
 pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123";
+pub const ALLOWED_ORIGIN: &str = "http://app.example";
 
 struct TestCluster {
     cluster: ManagedCluster,
@@ -43,6 +44,8 @@ fn cluster() -> &'static TestCluster {
                 "fsync=off",
                 "synchronous_commit=off",
                 "full_page_writes=off",
+                // Lets a test count the statements a request runs (the N+1 check).
+                "shared_preload_libraries=pg_stat_statements",
             ],
         )
         .expect("preparing the test cluster");
@@ -66,6 +69,14 @@ fn cluster() -> &'static TestCluster {
                     storyxp::db::migrate(&template)
                         .await
                         .expect("migrating the template");
+                    use diesel_async::{AsyncConnection, RunQueryDsl};
+                    let mut connection = diesel_async::AsyncPgConnection::establish(&template)
+                        .await
+                        .expect("connecting to the template");
+                    diesel::sql_query("CREATE EXTENSION pg_stat_statements")
+                        .execute(&mut connection)
+                        .await
+                        .expect("installing pg_stat_statements");
                 })
         })
         .join()
@@ -122,7 +133,20 @@ impl TestApp {
 
     /// Another server instance on an existing database.
     pub async fn spawn_on(database_url: String) -> TestApp {
-        let state = storyxp::server::state_for(&database_url, SECRET).expect("server state");
+        // Tests sign up many users from one address: throttling gets its own test.
+        let options = storyxp::server::ServerOptions {
+            cors_origins: vec![ALLOWED_ORIGIN.to_string()],
+            auth_attempts_per_minute: 100_000,
+        };
+        Self::spawn_with(database_url, options).await
+    }
+
+    pub async fn spawn_with(
+        database_url: String,
+        options: storyxp::server::ServerOptions,
+    ) -> TestApp {
+        let state =
+            storyxp::server::state_with(&database_url, SECRET, options).expect("server state");
         let live = state.live.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -278,6 +302,22 @@ impl TestApp {
         data["me"]["experiencePoints"]
             .as_i64()
             .expect("experiencePoints")
+    }
+
+    /// POSTs a raw body with a content type; returns status and body text.
+    pub async fn post_raw(&self, content_type: &str, body: Vec<u8>) -> (u16, String) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.base_url))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("sending a request");
+        (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        )
     }
 
     /// A direct database connection, for checks the API does not offer.

@@ -1,0 +1,309 @@
+//! Limits, hostile input, Apollo conveniences, and faults.
+
+use diesel::sql_types::BigInt;
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+
+use crate::common::{ALLOWED_ORIGIN, TestApp};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_over_one_mebibyte_is_413() {
+    let app = TestApp::spawn().await;
+    let query = format!("{{ me {{ id }} }} # {}", "x".repeat(1024 * 1024));
+    let body = serde_json::to_vec(&json!({ "query": query })).unwrap();
+    let (status, _) = app.post_raw("application/json", body).await;
+    assert_eq!(status, 413);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_json_wrong_content_type_and_big_batches_are_400() {
+    let app = TestApp::spawn().await;
+    let (status, text) = app
+        .post_raw("application/json", b"{\"query\": ".to_vec())
+        .await;
+    assert_eq!(status, 400);
+    assert!(text.contains("not a GraphQL request in JSON"), "{text}");
+    let (status, text) = app
+        .post_raw("text/plain", br#"{"query":"{ me { id } }"}"#.to_vec())
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        text.contains("Content-Type must be application/json"),
+        "{text}"
+    );
+    let batch: Vec<_> = (0..11)
+        .map(|_| json!({ "query": "{ xpRewards { xp } }" }))
+        .collect();
+    let (status, text) = app
+        .post_raw("application/json", serde_json::to_vec(&batch).unwrap())
+        .await;
+    assert_eq!(status, 400);
+    assert!(text.contains("a batch holds 1 to 10 operations"), "{text}");
+    let small: Vec<_> = (0..2)
+        .map(|_| json!({ "query": "{ achievements { key } }" }))
+        .collect();
+    let (status, text) = app
+        .post_raw(
+            "application/json; charset=utf-8",
+            serde_json::to_vec(&small).unwrap(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let answers: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(answers.len(), 2);
+    assert_eq!(
+        answers[1]["data"]["achievements"].as_array().unwrap().len(),
+        10
+    );
+}
+
+/// `{ a { a { ... id } } }`: `depth` levels of fields. The depth check runs before
+/// validation, so the field names need not exist.
+fn nested_query(depth: usize) -> String {
+    let mut query = "id".to_string();
+    for _ in 1..depth {
+        query = format!("a {{ {query} }}");
+    }
+    format!("{{ {query} }}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_deeper_than_twelve_are_refused_before_running() {
+    let app = TestApp::spawn().await;
+    let twelve = app.graphql(None, &nested_query(12), json!({})).await;
+    assert_eq!(
+        twelve["errors"][0]["message"], "Unknown field \"a\" on type \"Query\".",
+        "{twelve}"
+    );
+    let deep = app.graphql(None, &nested_query(13), json!({})).await;
+    assert_eq!(
+        deep["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{deep}"
+    );
+    assert_eq!(
+        deep["errors"][0]["message"],
+        "the query nests 13 levels deep; at most 12 are allowed"
+    );
+    let deepest_real = "{ stories { edges { node { comments { author { xpHistory { edges { node { id } } } } } } } } }";
+    let allowed = app.graphql(None, deepest_real, json!({})).await;
+    assert!(allowed.get("errors").is_none(), "{allowed}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graphiqls_introspection_query_is_not_counted_as_deep() {
+    let app = TestApp::spawn().await;
+    let type_ref = "kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
+    let query = format!(
+        "query IntrospectionQuery {{ __schema {{ queryType {{ name }} types {{ ...FullType }} }} }} \
+         fragment FullType on __Type {{ kind name fields(includeDeprecated: true) {{ name args {{ name type {{ ...TypeRef }} }} type {{ ...TypeRef }} }} }} \
+         fragment TypeRef on __Type {{ {type_ref} }}"
+    );
+    let body = app.graphql(None, &query, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(body["data"]["__schema"]["types"].as_array().unwrap().len() > 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_over_complex_query_is_refused() {
+    let app = TestApp::spawn().await;
+    let fields: String = (0..20)
+        .map(|n| format!("s{n}: stories(first: 100) {{ nodes {{ id title content author {{ id username }} }} }} "))
+        .collect();
+    let body = app
+        .graphql(None, &format!("{{ {fields} }}"), json!({}))
+        .await;
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("too complex"), "{body}");
+    assert!(body.get("data").is_none_or(|data| data.is_null()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_in_and_sign_up_are_throttled_per_address() {
+    let database = crate::common::fresh_database().await;
+    let options = storyxp::server::ServerOptions {
+        cors_origins: vec![],
+        auth_attempts_per_minute: 3,
+    };
+    let app = TestApp::spawn_with(database, options).await;
+    app.sign_up("alice").await;
+    let log_in =
+        "mutation { logIn(input: { login: \"alice\", password: \"wrong horse\" }) { token } }";
+    assert_eq!(
+        app.error_code(None, log_in, json!({})).await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        app.error_code(None, log_in, json!({})).await,
+        "UNAUTHENTICATED"
+    );
+    let throttled = app.graphql(None, log_in, json!({})).await;
+    assert_eq!(
+        throttled["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{throttled}"
+    );
+    assert!(
+        throttled["errors"][0]["extensions"]["retryAfterSeconds"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    assert!(
+        throttled["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("too many attempts from your address")
+    );
+    let me = app.graphql(None, "{ xpRewards { xp } }", json!({})).await;
+    assert!(
+        me.get("errors").is_none(),
+        "other operations are not throttled"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn automatic_persisted_queries_follow_apollos_protocol() {
+    use sha2::Digest;
+    let app = TestApp::spawn().await;
+    let query = "{ xpRewards { action xp } }";
+    let hash: String = sha2::Sha256::digest(query.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let unknown = app
+        .post_raw(
+            "application/json",
+            serde_json::to_vec(&json!({ "extensions": extensions })).unwrap(),
+        )
+        .await;
+    assert!(
+        unknown.1.contains("PersistedQueryNotFound"),
+        "{}",
+        unknown.1
+    );
+    let register = app
+        .post_raw(
+            "application/json",
+            serde_json::to_vec(&json!({ "query": query, "extensions": extensions })).unwrap(),
+        )
+        .await;
+    assert_eq!(register.0, 200);
+    let by_hash = app
+        .post_raw(
+            "application/json",
+            serde_json::to_vec(&json!({ "extensions": extensions })).unwrap(),
+        )
+        .await;
+    let body: serde_json::Value = serde_json::from_str(&by_hash.1).unwrap();
+    assert_eq!(
+        body["data"]["xpRewards"][0],
+        json!({ "action": "STORY_CREATED", "xp": 100 })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cors_allows_the_configured_origins_only() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    for (origin, allowed) in [(ALLOWED_ORIGIN, true), ("http://evil.example", false)] {
+        let response = client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/graphql", app.base_url),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+            .await
+            .unwrap();
+        let header = response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|value| value.to_str().unwrap().to_string());
+        assert_eq!(header, allowed.then(|| origin.to_string()), "{origin}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn internal_errors_say_nothing_about_internals() {
+    let app = TestApp::spawn().await;
+    let mut connection = app.sql().await;
+    diesel::sql_query("ALTER TABLE stories RENAME TO stories_elsewhere")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/graphql", app.base_url))
+        .json(&json!({ "query": "{ stories { nodes { id } } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"].len(), 16);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"],
+        json!({ "code": "INTERNAL_SERVER_ERROR" })
+    );
+    assert_eq!(body["errors"][0]["message"], "internal server error");
+    assert!(
+        !body.to_string().contains("stories_elsewhere") && !body.to_string().contains("relation"),
+        "{body}"
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Calls {
+    #[diesel(sql_type = BigInt)]
+    calls: i64,
+}
+
+async fn statements_run(app: &TestApp) -> i64 {
+    let mut connection = app.sql().await;
+    let row: Calls = diesel::sql_query(
+        "SELECT coalesce(sum(calls), 0)::int8 AS calls FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE 'SET %'",
+    )
+    .get_result(&mut connection)
+    .await
+    .unwrap();
+    row.calls
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nested_reads_do_not_grow_with_the_page() {
+    let app = TestApp::spawn().await;
+    let authors = crate::common::sign_up_many(&app, "writer", 5).await;
+    let reader = app.sign_up("reader").await;
+    for (n, author) in authors.iter().cycle().take(30).enumerate() {
+        let id = app
+            .create_published_story(author, &format!("Story {n}"))
+            .await;
+        app.ok(
+            Some(&reader.token),
+            "mutation($id: ID!) { likeStory(id: $id) { story { id } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    let query = "query($first: Int) { stories(first: $first) { nodes { title likeCount author { username level } } } }";
+    let mut counts = Vec::new();
+    for first in [3, 30] {
+        let before = statements_run(&app).await;
+        let data = app.ok(None, query, json!({ "first": first })).await;
+        assert_eq!(data["stories"]["nodes"].as_array().unwrap().len(), first);
+        counts.push(statements_run(&app).await - before);
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements for 3 and for 30 stories: {counts:?}"
+    );
+    assert_eq!(
+        counts[1], 3,
+        "one query for the page, one per loader (authors, like counts)"
+    );
+}
