@@ -150,24 +150,23 @@ async fn the_listener_reconnects_after_postgresql_restarts() {
         .await
         .unwrap();
     assert_eq!(down.status(), 503);
+    // Operations fail at once with a generic error, neither hanging nor panicking.
+    let failed = app
+        .graphql(Some(&alice.token), "{ me { experiencePoints } }", json!({}))
+        .await;
+    assert_eq!(
+        failed["errors"][0]["extensions"]["code"], "INTERNAL_SERVER_ERROR",
+        "{failed}"
+    );
+    assert_eq!(failed["errors"][0]["message"], "internal server error");
+
     cluster.start().unwrap();
     app.wait_for_listener(2).await;
-    // Pooled connections died with the old server; the first uses may fail.
-    let mut awarded = false;
-    for _ in 0..5 {
-        let body = app
-            .graphql(
-                Some(&admin.token),
-                AWARD,
-                json!({ "input": { "userId": alice.id, "amount": 500 } }),
-            )
-            .await;
-        if body.get("errors").is_none() {
-            awarded = true;
-            break;
-        }
-    }
-    assert!(awarded, "the server recovered without a restart");
+    let up = reqwest::get(format!("{}/healthz", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(up.status(), 200, "recovered without a restart");
+    award(&app, &admin, &alice, 500, true).await;
     assert_eq!(client.next_level_up().await["level"], 2);
     drop(app);
     cluster.stop().unwrap();
@@ -320,4 +319,99 @@ async fn notifications_page_newest_first_and_only_the_owner_marks_them_read() {
         app.error_code(None, query, json!({})).await,
         "UNAUTHENTICATED"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_completes_subscriptions_and_stops_the_managed_cluster() {
+    // The binary on its embedded default: its own cluster in a fresh data dir.
+    let data_dir =
+        std::env::temp_dir().join(format!("storyxp-test-sigterm-{}", std::process::id()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"))
+        .env_remove("DATABASE_URL")
+        .env_remove("JWT_SECRET")
+        .env("STORYXP_DATA_DIR", &data_dir)
+        .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..600 {
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the server came up on its managed cluster");
+    let secret = std::fs::read_to_string(data_dir.join("jwt_secret")).unwrap();
+    assert_eq!(secret.len(), 64);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(data_dir.join("jwt_secret"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+
+    let signed_up: serde_json::Value = http
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": "mutation { signUp(input: { username: \"alice\", email: \"a@example.com\", password: \"correct horse\" }) { token } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed_up["data"]["signUp"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut client = crate::common::websocket_at(&base, "graphql-transport-ws").await;
+    client.subscribe_level_ups(&token).await;
+    // The subscription is registered once a query on the same socket has answered.
+    client.send(json!({ "id": "2", "type": "subscribe", "payload": { "query": "{ achievements { key } }" } })).await;
+    assert_eq!(client.next_json().await["id"], "2");
+    assert_eq!(
+        client.next_json().await,
+        json!({ "id": "2", "type": "complete" })
+    );
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id().unwrap() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(
+        client.next_json().await,
+        json!({ "id": "1", "type": "complete" })
+    );
+    match client.next().await {
+        WsEvent::Closed(code) => assert_eq!(code, Some(1001)),
+        other => panic!("expected the socket to close, got {other:?}"),
+    }
+    let status = tokio::time::timeout(std::time::Duration::from_secs(60), server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        !data_dir.join("pgdata/postmaster.pid").exists(),
+        "the managed cluster was stopped"
+    );
+    let _ = std::fs::remove_dir_all(&data_dir);
 }

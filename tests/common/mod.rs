@@ -160,7 +160,11 @@ impl TestApp {
             base_url: format!("http://{addr}"),
             database_url,
             live,
-            client: reqwest::Client::new(),
+            // A hung request fails the test instead of stalling the run.
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("http client"),
             shutdown: Some(shutdown),
             server: Some(server),
         };
@@ -205,17 +209,7 @@ impl TestApp {
 
     /// A WebSocket client on /graphql speaking `protocol`.
     pub async fn websocket(&self, protocol: &str) -> WsClient {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let url = format!("{}/graphql", self.base_url.replace("http://", "ws://"));
-        let mut request = url.into_client_request().expect("a websocket request");
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", protocol.parse().unwrap());
-        let (socket, response) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket handshake");
-        assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
-        WsClient { socket }
+        websocket_at(&self.base_url, protocol).await
     }
 
     /// POSTs a GraphQL operation; returns the whole response body.
@@ -438,3 +432,18 @@ impl WsClient {
 }
 
 pub const LEVEL_UPS: &str = "subscription { levelUps { level previousLevel totalXp notification { type level message read } } }";
+
+/// A WebSocket client on `base_url`/graphql speaking `protocol`.
+pub async fn websocket_at(base_url: &str, protocol: &str) -> WsClient {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}/graphql", base_url.replace("http://", "ws://"));
+    let mut request = url.into_client_request().expect("a websocket request");
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol.parse().unwrap());
+    let (socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket handshake");
+    assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+    WsClient { socket }
+}
