@@ -1,0 +1,152 @@
+// The frontend's own stack against a real storyxp: Apollo Client with its normalised
+// InMemoryCache, HttpLink with the bearer token, GraphQLWsLink for levelUps.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApolloClient, HttpLink, InMemoryCache, gql, split } from '@apollo/client/core/index.js';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions/index.js';
+import { getMainDefinition } from '@apollo/client/utilities/index.js';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { graphql, signUp, startServer } from './server.mjs';
+
+let server;
+const clients = [];
+
+before(async () => {
+  server = await startServer();
+});
+
+after(async () => {
+  for (const client of clients) {
+    client.stop();
+  }
+  const { code, signal } = await server.stop();
+  assert.equal(code, 0, `storyxp exited cleanly on SIGTERM (signal ${signal})`);
+});
+
+function apolloFor(token) {
+  const http = new HttpLink({ uri: server.graphqlUrl, headers: { authorization: `Bearer ${token}` } });
+  const wsClient = createClient({
+    url: server.wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+  });
+  const link = split(
+    ({ query }) => {
+      const definition = getMainDefinition(query);
+      return definition.kind === 'OperationDefinition' && definition.operation === 'subscription';
+    },
+    new GraphQLWsLink(wsClient),
+    http,
+  );
+  const client = new ApolloClient({ link, cache: new InMemoryCache() });
+  client.wsClient = wsClient;
+  clients.push({ stop: () => { client.stop(); wsClient.dispose(); } });
+  return client;
+}
+
+const ME = gql`query Me { me { id username experiencePoints level xpProgress xpProgressPercentage } }`;
+const CREATE = gql`mutation Create($input: CreateStoryInput!) {
+  createStory(input: $input) {
+    story { id title author { id experiencePoints level } }
+    xpEarned { action xpGained totalXp level leveledUp achievements { key name } }
+  }
+}`;
+const PUBLISH = gql`mutation Publish($id: ID!) {
+  publishStory(id: $id) { story { id published author { id experiencePoints level } } xpEarned { xpGained } }
+}`;
+const LIKE = gql`mutation Like($id: ID!) { likeStory(id: $id) { story { id likeCount } xpEarned { xpGained totalXp } } }`;
+const LEVEL_UPS = gql`subscription LevelUps { levelUps { level previousLevel totalXp notification { id type level message read } } }`;
+
+test('a writer earns XP, sees it in the cache, and gets a level-up pushed', async () => {
+  const alice = await signUp(server.graphqlUrl, 'alice');
+  const fans = await Promise.all(['bob', 'carol', 'dave', 'erin'].map((name) => signUp(server.graphqlUrl, name)));
+  const client = apolloFor(alice.token);
+
+  // Watch `me` through the normalised cache: mutations that return the author update it.
+  const seen = [];
+  const watching = client.watchQuery({ query: ME }).subscribe({ next: ({ data }) => data?.me && seen.push(data.me.experiencePoints) });
+  const first = await client.query({ query: ME });
+  assert.equal(first.data.me.username, 'alice');
+  assert.equal(first.data.me.experiencePoints, 0);
+
+  const created = await client.mutate({ mutation: CREATE, variables: { input: { title: 'Dawn', content: 'It began.' } } });
+  assert.deepEqual(
+    { ...created.data.createStory.xpEarned, achievements: created.data.createStory.xpEarned.achievements.map((a) => a.key) },
+    { __typename: 'XpAward', action: 'STORY_CREATED', xpGained: 130, totalXp: 130, level: 1, leveledUp: false, achievements: ['FIRST_STORY'] },
+  );
+  const storyId = created.data.createStory.story.id;
+  const published = await client.mutate({ mutation: PUBLISH, variables: { id: storyId } });
+  assert.equal(published.data.publishStory.xpEarned.xpGained, 80);
+  const cached = client.readQuery({ query: ME });
+  assert.equal(cached.me.experiencePoints, 210, 'the cache entry User:alice was updated by the mutation payload');
+  assert.ok(seen.includes(210), `watchQuery saw the update: ${seen}`);
+
+  // Likes from others earn alice 5 each (the fans' own Apollo clients).
+  for (const fan of fans) {
+    const fanClient = apolloFor(fan.token);
+    const liked = await fanClient.mutate({ mutation: LIKE, variables: { id: storyId } });
+    assert.equal(liked.data.likeStory.xpEarned.xpGained, 5);
+  }
+
+  // Subscribe, then cross 500 XP: 210 + 20 (likes) + 3 stories (300) = 530.
+  const events = [];
+  let resolveLevelUp;
+  const levelUp = new Promise((resolve) => { resolveLevelUp = resolve; });
+  const subscription = client.subscribe({ query: LEVEL_UPS }).subscribe({
+    next: ({ data }) => { events.push(data.levelUps); resolveLevelUp(); },
+    error: (error) => assert.fail(error),
+  });
+  await new Promise((resolve) => client.wsClient.on('connected', resolve));
+  // graphql-ws has no subscribe acknowledgement: a round trip on the socket orders it.
+  await client.query({ query: gql`query Ping { xpRewards { action } }`, fetchPolicy: 'network-only' });
+  for (const title of ['Two', 'Three', 'Four']) {
+    await client.mutate({ mutation: CREATE, variables: { input: { title, content: '...' } } });
+  }
+  await Promise.race([levelUp, new Promise((_, reject) => setTimeout(() => reject(new Error('no level-up within 15 s')), 15000))]);
+  assert.equal(events.length, 1);
+  assert.equal(events[0].level, 2);
+  assert.equal(events[0].previousLevel, 1);
+  assert.equal(events[0].totalXp, 530);
+  assert.equal(events[0].notification.type, 'ACHIEVEMENT_EARNED');
+  assert.equal(events[0].notification.read, false);
+
+  const me = await client.query({ query: ME, fetchPolicy: 'network-only' });
+  assert.equal(me.data.me.level, 2);
+  assert.equal(me.data.me.xpProgress, 30);
+  assert.equal(me.data.me.xpProgressPercentage, 6);
+
+  // Notifications: read, mark read, read again.
+  const NOTIFICATIONS = gql`query Notifications($unreadOnly: Boolean) { notifications(unreadOnly: $unreadOnly) { nodes { id type level achievement { key } read } pageInfo { hasNextPage } } }`;
+  const all = await client.query({ query: NOTIFICATIONS, variables: { unreadOnly: true }, fetchPolicy: 'network-only' });
+  const nodes = all.data.notifications.nodes;
+  assert.deepEqual(nodes.map((n) => n.level ?? n.achievement.key), [2, 'FIRST_PUBLISH', 'FIRST_STORY']);
+  const marked = await client.mutate({
+    mutation: gql`mutation Mark($ids: [ID!]!) { markNotificationsRead(ids: $ids) }`,
+    variables: { ids: nodes.map((n) => n.id) },
+  });
+  assert.equal(marked.data.markNotificationsRead, 3);
+  const unread = await client.query({ query: NOTIFICATIONS, variables: { unreadOnly: true }, fetchPolicy: 'network-only' });
+  assert.deepEqual(unread.data.notifications.nodes, []);
+  subscription.unsubscribe();
+  watching.unsubscribe();
+});
+
+test('a bad token is refused over HTTP and WebSocket', async () => {
+  const client = apolloFor('not-a-token');
+  await assert.rejects(client.query({ query: ME }), (error) => {
+    assert.equal(error.graphQLErrors[0].extensions.code, 'UNAUTHENTICATED');
+    return true;
+  });
+  const closed = await new Promise((resolve) => {
+    const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer nope' } })));
+    socket.on('close', (code) => resolve(code));
+  });
+  assert.equal(closed, 4403);
+});
+
+test('plain fetch works too (scripts and curl users)', async () => {
+  const data = await graphql(server.graphqlUrl, '{ xpRewards { action xp } }');
+  assert.deepEqual(data.xpRewards[0], { action: 'STORY_CREATED', xp: 100 });
+});
