@@ -6,7 +6,10 @@
 //! notification and queues its NOTIFY for commit.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz};
+use diesel::{OptionalExtension, QueryResult};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::rules::{AchievementKey, Subject, XpAction, achievement_candidates};
@@ -61,22 +64,62 @@ impl Award {
     }
 }
 
-#[derive(diesel::QueryableByName)]
-struct AwardRow {
-    #[diesel(sql_type = Integer)]
-    xp_gained: i32,
-    #[diesel(sql_type = Integer)]
-    total_xp: i32,
-    #[diesel(sql_type = Integer)]
-    level: i32,
-    #[diesel(sql_type = Integer)]
-    previous_level: i32,
-    #[diesel(sql_type = Array<Text>)]
-    unlocked: Vec<String>,
-    #[diesel(sql_type = Timestamptz)]
-    awarded_at: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    notification_id: Option<i64>,
+type AwardRow = (i32, i32, i32, i32, Vec<String>, DateTime<Utc>, Option<i64>);
+
+/// `SELECT ... FROM award_xp(...)` as a query with a static id, so each connection
+/// prepares it once and then only binds and executes it (`sql_query` would be parsed
+/// and planned again on every call).
+struct AwardCall {
+    recipient: i64,
+    action: &'static str,
+    subject: Option<String>,
+    amount: i32,
+    reason: Option<String>,
+    notify: bool,
+    achievement_xp: i32,
+    candidates: String,
+}
+
+impl QueryId for AwardCall {
+    type QueryId = AwardCall;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for AwardCall {
+    type SqlType = (
+        Integer,
+        Integer,
+        Integer,
+        Integer,
+        Array<Text>,
+        Timestamptz,
+        Nullable<BigInt>,
+    );
+}
+
+impl QueryFragment<Pg> for AwardCall {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id FROM award_xp(",
+        );
+        out.push_bind_param::<BigInt, _>(&self.recipient)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.action)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.subject)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.amount)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.reason)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&self.notify)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.achievement_xp)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.candidates)?;
+        out.push_sql("::jsonb)");
+        Ok(())
+    }
 }
 
 /// Awards XP; `Ok(None)` when this award was already made (nothing earned).
@@ -96,36 +139,33 @@ pub async fn award(
         }
     };
     let achievement_xp = XpAction::AchievementEarned.xp().unwrap_or_default();
-    let row: Option<AwardRow> =
-        diesel::sql_query("SELECT * FROM award_xp($1, $2, $3, $4, $5, $6, $7, $8::jsonb)")
-            .bind::<BigInt, _>(request.recipient)
-            .bind::<Text, _>(request.action.as_str())
-            .bind::<Nullable<Text>, _>(request.subject.key())
-            .bind::<Integer, _>(amount)
-            .bind::<Nullable<Text>, _>(request.reason)
-            .bind::<Bool, _>(request.notify)
-            .bind::<Integer, _>(achievement_xp)
-            .bind::<Text, _>(achievement_candidates(request.action).to_string())
-            .get_result(connection)
-            .await
-            .map(Some)
-            .or_else(|error| match error {
-                diesel::result::Error::NotFound => Ok(None),
-                error => Err(error),
-            })?;
-    Ok(row.map(|row| Award {
+    let call = AwardCall {
         recipient: request.recipient,
-        action: request.action,
-        xp_gained: row.xp_gained,
-        total_xp: row.total_xp,
-        level: row.level,
-        previous_level: row.previous_level,
-        achievements: row
-            .unlocked
-            .iter()
-            .filter_map(|code| AchievementKey::from_code(code))
-            .collect(),
-        awarded_at: row.awarded_at,
-        notification_id: row.notification_id,
-    }))
+        action: request.action.as_str(),
+        subject: request.subject.key(),
+        amount,
+        reason: request.reason,
+        notify: request.notify,
+        achievement_xp,
+        candidates: achievement_candidates(request.action).to_string(),
+    };
+    let row: Option<AwardRow> = call.get_result(connection).await.optional()?;
+    Ok(row.map(
+        |(xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id)| {
+            Award {
+                recipient: request.recipient,
+                action: request.action,
+                xp_gained,
+                total_xp,
+                level,
+                previous_level,
+                achievements: unlocked
+                    .iter()
+                    .filter_map(|code| AchievementKey::from_code(code))
+                    .collect(),
+                awarded_at,
+                notification_id,
+            }
+        },
+    ))
 }

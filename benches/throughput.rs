@@ -1,0 +1,387 @@
+//! Throughput benchmark: storyxp against the raw-SQL ceiling, side by side in one run.
+//!
+//! Starts a private PostgreSQL cluster and the release storyxp binary on it, seeds 2,000
+//! users and 5,000 published stories, then for likeStory, createStory and me at 16, 32
+//! and 64 concurrent keep-alive clients (1 s warm-up, 4 s measured) drives storyxp over
+//! HTTP, and then runs the same SQL statements straight against PostgreSQL with the same
+//! concurrency (one connection per client, prepared statements): what a perfect server
+//! could not beat. Prints one table. Run with `cargo bench --bench throughput`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use storyxp::db::cluster::ManagedCluster;
+
+const USERS: i64 = 2_000;
+const STORIES: i64 = 5_000;
+const WARM_UP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(4);
+const CONCURRENCY: [usize; 3] = [16, 32, 64];
+const SECRET: &str = "bench-secret-bench-secret-bench-secret!!";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Operation {
+    LikeStory,
+    CreateStory,
+    Me,
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Operation::LikeStory => "likeStory",
+            Operation::CreateStory => "createStory",
+            Operation::Me => "me",
+        }
+    }
+}
+
+/// A small, fast PRNG (xorshift) per client: no shared state, no dependency.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, n: i64) -> i64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as i64
+    }
+}
+
+#[derive(Default)]
+struct Outcome {
+    latencies: Vec<Duration>,
+    errors: u64,
+}
+
+struct Row {
+    operation: Operation,
+    clients: usize,
+    storyxp: Summary,
+    ceiling: Summary,
+}
+
+struct Summary {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+fn summarise(mut outcomes: Vec<Outcome>) -> Summary {
+    let mut latencies: Vec<Duration> = outcomes
+        .iter_mut()
+        .flat_map(|outcome| outcome.latencies.drain(..))
+        .collect();
+    latencies.sort();
+    let percentile = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Summary {
+        per_second: latencies.len() as f64 / MEASURE.as_secs_f64(),
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+        errors: outcomes.iter().map(|outcome| outcome.errors).sum(),
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!("storyxp-bench-throughput-{}", std::process::id()));
+    let cluster = ManagedCluster::prepare(&dir, &[])?;
+    cluster.start()?;
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(&cluster));
+    let _ = cluster.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run(cluster: &ManagedCluster) -> Result<(), Box<dyn std::error::Error>> {
+    storyxp::db::create_database(&cluster.connection_string("postgres"), "bench", None).await?;
+    let url = cluster.connection_string("bench");
+    storyxp::db::migrate(&url).await?;
+    let mut connection = AsyncPgConnection::establish(&url).await?;
+    for statement in [
+        format!(
+            "INSERT INTO users (username, email, password_hash) SELECT 'user' || g, 'user' || g || '@example.com', 'x' FROM generate_series(1, {USERS}) g"
+        ),
+        format!(
+            "INSERT INTO stories (author_id, title, content, published) SELECT 1 + g % {USERS}, 'Story ' || g, repeat('Once upon a time. ', 20), TRUE FROM generate_series(1, {STORIES}) g"
+        ),
+        "ANALYZE".to_string(),
+    ] {
+        diesel::sql_query(statement)
+            .execute(&mut connection)
+            .await?;
+    }
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"))
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("JWT_SECRET", SECRET)
+        .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let keys = storyxp::auth::TokenKeys::new(SECRET.as_bytes())?;
+    let tokens: Arc<Vec<String>> = Arc::new(
+        (1..=USERS)
+            .map(|user| keys.issue(user))
+            .collect::<Result<_, _>>()?,
+    );
+
+    let mut rows = Vec::new();
+    for operation in [Operation::LikeStory, Operation::CreateStory, Operation::Me] {
+        for clients in CONCURRENCY {
+            let storyxp = summarise(
+                drive(clients, |seed| {
+                    storyxp_client(base.clone(), tokens.clone(), operation, seed)
+                })
+                .await,
+            );
+            let ceiling = summarise(
+                drive(clients, |seed| ceiling_client(url.clone(), operation, seed)).await,
+            );
+            eprintln!(
+                "{} x{clients}: {:.0}/s vs ceiling {:.0}/s",
+                operation.name(),
+                storyxp.per_second,
+                ceiling.per_second
+            );
+            rows.push(Row {
+                operation,
+                clients,
+                storyxp,
+                ceiling,
+            });
+        }
+    }
+    let _ = server.kill().await;
+
+    println!(
+        "| operation | clients | storyxp req/s | p50 ms | p99 ms | errors | ceiling req/s | ceiling p50 ms | ceiling p99 ms | ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    for row in rows {
+        println!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+            row.operation.name(),
+            row.clients,
+            row.storyxp.per_second,
+            ms(row.storyxp.p50),
+            ms(row.storyxp.p99),
+            row.storyxp.errors,
+            row.ceiling.per_second,
+            ms(row.ceiling.p50),
+            ms(row.ceiling.p99),
+            row.storyxp.per_second / row.ceiling.per_second.max(1.0),
+        );
+    }
+    Ok(())
+}
+
+/// Runs `clients` copies of a client for the warm-up and the measured window.
+async fn drive<F, Fut>(clients: usize, client: F) -> Vec<Outcome>
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = Outcome> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..clients)
+        .map(|n| {
+            tokio::spawn(client(
+                0x9E37_79B9_7F4A_7C15 ^ ((n as u64 + 1) * 0x1000_0001),
+            ))
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap_or_default());
+    }
+    outcomes
+}
+
+/// The window a client measures in: after the warm-up, for MEASURE.
+fn window() -> (Instant, Instant) {
+    let start = Instant::now() + WARM_UP;
+    (start, start + MEASURE)
+}
+
+async fn storyxp_client(
+    base: String,
+    tokens: Arc<Vec<String>>,
+    operation: Operation,
+    seed: u64,
+) -> Outcome {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .expect("http client");
+    let endpoint = format!("{base}/graphql");
+    let mut random = Random(seed);
+    let mut outcome = Outcome::default();
+    let (measure_from, until) = window();
+    let mut n = 0u64;
+    while Instant::now() < until {
+        let user = random.below(USERS) as usize;
+        let body = match operation {
+            Operation::LikeStory => serde_json::json!({
+                "query": "mutation Like($id: ID!) { likeStory(id: $id) { story { id likeCount } xpEarned { xpGained totalXp level } } }",
+                "variables": { "id": (1 + random.below(STORIES)).to_string() },
+            }),
+            Operation::CreateStory => {
+                n += 1;
+                serde_json::json!({
+                    "query": "mutation Create($input: CreateStoryInput!) { createStory(input: $input) { story { id title } xpEarned { xpGained totalXp level } } }",
+                    "variables": { "input": { "title": format!("Bench {seed} {n}"), "content": "Once upon a time." } },
+                })
+            }
+            Operation::Me => {
+                serde_json::json!({ "query": "query Me { me { id username experiencePoints level xpProgress } }" })
+            }
+        };
+        let started = Instant::now();
+        let result = http
+            .post(&endpoint)
+            .bearer_auth(&tokens[user])
+            .json(&body)
+            .send()
+            .await;
+        let ok = match result {
+            Ok(response) if response.status().is_success() => {
+                match response.json::<serde_json::Value>().await {
+                    Ok(value) => value.get("errors").is_none() && !value["data"].is_null(),
+                    Err(_) => false,
+                }
+            }
+            _ => false,
+        };
+        if started >= measure_from {
+            if ok {
+                outcome.latencies.push(started.elapsed());
+            } else {
+                outcome.errors += 1;
+            }
+        }
+    }
+    outcome
+}
+
+/// The same statements storyxp runs for each operation, without storyxp.
+async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome {
+    let mut outcome = Outcome::default();
+    let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+    else {
+        outcome.errors += 1;
+        return outcome;
+    };
+    tokio::spawn(connection);
+    let candidates_like =
+        storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StoryLiked).to_string();
+    let candidates_create =
+        storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StoryCreated).to_string();
+    let prepare = |sql: &'static str| client.prepare(sql);
+    let (Ok(find_story), Ok(insert_like), Ok(award), Ok(like_count), Ok(insert_story), Ok(find_users)) = (
+        prepare("SELECT id, author_id, title, content, published, created_at FROM stories WHERE id = $1 AND (published OR author_id = $2)").await,
+        prepare("INSERT INTO story_likes (story_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING").await,
+        prepare("SELECT * FROM award_xp($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)").await,
+        prepare("SELECT story_id, count(*) FROM story_likes WHERE story_id = ANY($1) GROUP BY story_id").await,
+        prepare("INSERT INTO stories (author_id, title, content) VALUES ($1, $2, $3) RETURNING id, author_id, title, content, published, created_at").await,
+        prepare("SELECT id, username, email, experience_points, level, is_admin, created_at FROM users WHERE id = ANY($1)").await,
+    ) else {
+        outcome.errors += 1;
+        return outcome;
+    };
+    let mut random = Random(seed);
+    let (measure_from, until) = window();
+    let mut n = 0u64;
+    while Instant::now() < until {
+        let user = 1 + random.below(USERS);
+        let started = Instant::now();
+        let result: Result<(), tokio_postgres::Error> = async {
+            match operation {
+                Operation::LikeStory => {
+                    let story = 1 + random.below(STORIES);
+                    client.batch_execute("BEGIN").await?;
+                    let row = client.query_one(&find_story, &[&story, &user]).await?;
+                    let author: i64 = row.get(1);
+                    tokio_postgres::Client::execute(&client, &insert_like, &[&story, &user])
+                        .await?;
+                    if author != user {
+                        let subject = format!("story:{story}:by:{user}");
+                        client
+                            .query(
+                                &award,
+                                &[
+                                    &author,
+                                    &"STORY_LIKED",
+                                    &subject,
+                                    &5i32,
+                                    &None::<String>,
+                                    &true,
+                                    &30i32,
+                                    &candidates_like,
+                                ],
+                            )
+                            .await?;
+                    }
+                    client.batch_execute("COMMIT").await?;
+                    client.query(&like_count, &[&vec![story]]).await?;
+                }
+                Operation::CreateStory => {
+                    n += 1;
+                    client.batch_execute("BEGIN").await?;
+                    let row = client
+                        .query_one(
+                            &insert_story,
+                            &[&user, &format!("Ceiling {seed} {n}"), &"Once upon a time."],
+                        )
+                        .await?;
+                    let story: i64 = row.get(0);
+                    let subject = format!("story:{story}");
+                    client
+                        .query(
+                            &award,
+                            &[
+                                &user,
+                                &"STORY_CREATED",
+                                &subject,
+                                &100i32,
+                                &None::<String>,
+                                &true,
+                                &30i32,
+                                &candidates_create,
+                            ],
+                        )
+                        .await?;
+                    client.batch_execute("COMMIT").await?;
+                }
+                Operation::Me => {
+                    client.query(&find_users, &[&vec![user]]).await?;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if started >= measure_from {
+            match result {
+                Ok(()) => outcome.latencies.push(started.elapsed()),
+                Err(_) => outcome.errors += 1,
+            }
+        }
+    }
+    outcome
+}
