@@ -5,7 +5,8 @@
 //! and 64 concurrent keep-alive clients (1 s warm-up, 4 s measured) drives storyxp over
 //! HTTP, and then runs the same SQL statements straight against PostgreSQL with the same
 //! concurrency (one connection per client, prepared statements): what a perfect server
-//! could not beat. Prints one table. Run with `cargo bench --bench throughput`.
+//! could not beat. likeStory is `like_story(...)` then the like count; createStory is
+//! `create_story(...)`; me is one `SELECT ... FROM users`. Prints one table. Run with `cargo bench --bench throughput`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +26,9 @@ enum Operation {
     LikeStory,
     CreateStory,
     Me,
+    /// `{ __typename }`: HTTP, auth and GraphQL with no database work at all, the
+    /// floor under every storyxp operation.
+    NoDatabase,
 }
 
 impl Operation {
@@ -33,6 +37,7 @@ impl Operation {
             Operation::LikeStory => "likeStory",
             Operation::CreateStory => "createStory",
             Operation::Me => "me",
+            Operation::NoDatabase => "{ __typename }",
         }
     }
 }
@@ -169,6 +174,20 @@ async fn run(cluster: &ManagedCluster) -> Result<(), Box<dyn std::error::Error>>
             });
         }
     }
+    let mut floors = Vec::new();
+    for clients in CONCURRENCY {
+        let floor = summarise(
+            drive(clients, |seed| {
+                storyxp_client(base.clone(), tokens.clone(), Operation::NoDatabase, seed)
+            })
+            .await,
+        );
+        floors.push(format!(
+            "{clients} clients: {:.0} req/s (p50 {:.2} ms)",
+            floor.per_second,
+            floor.p50.as_secs_f64() * 1000.0
+        ));
+    }
     let _ = server.kill().await;
 
     println!(
@@ -191,6 +210,10 @@ async fn run(cluster: &ManagedCluster) -> Result<(), Box<dyn std::error::Error>>
             row.storyxp.per_second / row.ceiling.per_second.max(1.0),
         );
     }
+    println!(
+        "\nstoryxp with no database work (`{{ __typename }}` over HTTP, same clients): {}",
+        floors.join("; ")
+    );
     Ok(())
 }
 
@@ -252,6 +275,7 @@ async fn storyxp_client(
             Operation::Me => {
                 serde_json::json!({ "query": "query Me { me { id username experiencePoints level xpProgress } }" })
             }
+            Operation::NoDatabase => serde_json::json!({ "query": "{ __typename }" }),
         };
         let started = Instant::now();
         let result = http
@@ -294,12 +318,10 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
     let candidates_create =
         storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StoryCreated).to_string();
     let prepare = |sql: &'static str| client.prepare(sql);
-    let (Ok(find_story), Ok(insert_like), Ok(award), Ok(like_count), Ok(insert_story), Ok(find_users)) = (
-        prepare("SELECT id, author_id, title, content, published, created_at FROM stories WHERE id = $1 AND (published OR author_id = $2)").await,
-        prepare("INSERT INTO story_likes (story_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING").await,
-        prepare("SELECT * FROM award_xp($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)").await,
+    let (Ok(like), Ok(like_count), Ok(create), Ok(find_users)) = (
+        prepare("SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id FROM like_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
         prepare("SELECT story_id, count(*) FROM story_likes WHERE story_id = ANY($1) GROUP BY story_id").await,
-        prepare("INSERT INTO stories (author_id, title, content) VALUES ($1, $2, $3) RETURNING id, author_id, title, content, published, created_at").await,
+        prepare("SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id FROM create_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
         prepare("SELECT id, username, email, experience_points, level, is_admin, created_at FROM users WHERE id = ANY($1)").await,
     ) else {
         outcome.errors += 1;
@@ -315,61 +337,33 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
             match operation {
                 Operation::LikeStory => {
                     let story = 1 + random.below(STORIES);
-                    client.batch_execute("BEGIN").await?;
-                    let row = client.query_one(&find_story, &[&story, &user]).await?;
-                    let author: i64 = row.get(1);
-                    tokio_postgres::Client::execute(&client, &insert_like, &[&story, &user])
+                    let subject = format!("story:{story}:by:{user}");
+                    client
+                        .query(
+                            &like,
+                            &[&story, &user, &subject, &5i32, &30i32, &candidates_like],
+                        )
                         .await?;
-                    if author != user {
-                        let subject = format!("story:{story}:by:{user}");
-                        client
-                            .query(
-                                &award,
-                                &[
-                                    &author,
-                                    &"STORY_LIKED",
-                                    &subject,
-                                    &5i32,
-                                    &None::<String>,
-                                    &true,
-                                    &30i32,
-                                    &candidates_like,
-                                ],
-                            )
-                            .await?;
-                    }
-                    client.batch_execute("COMMIT").await?;
                     client.query(&like_count, &[&vec![story]]).await?;
                 }
                 Operation::CreateStory => {
                     n += 1;
-                    client.batch_execute("BEGIN").await?;
-                    let row = client
-                        .query_one(
-                            &insert_story,
-                            &[&user, &format!("Ceiling {seed} {n}"), &"Once upon a time."],
-                        )
-                        .await?;
-                    let story: i64 = row.get(0);
-                    let subject = format!("story:{story}");
+                    let title = format!("Ceiling {seed} {n}");
                     client
                         .query(
-                            &award,
+                            &create,
                             &[
                                 &user,
-                                &"STORY_CREATED",
-                                &subject,
+                                &title,
+                                &"Once upon a time.",
                                 &100i32,
-                                &None::<String>,
-                                &true,
                                 &30i32,
                                 &candidates_create,
                             ],
                         )
                         .await?;
-                    client.batch_execute("COMMIT").await?;
                 }
-                Operation::Me => {
+                Operation::Me | Operation::NoDatabase => {
                     client.query(&find_users, &[&vec![user]]).await?;
                 }
             }

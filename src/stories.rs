@@ -1,12 +1,16 @@
 //! Stories and likes: writing, publishing, liking, deleting, and who may see what.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types as sql;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::auth::Caller;
 use crate::db::schema::{stories, story_likes, story_reads};
 use crate::error::AppError;
+use crate::xp::award::{MaybeAwardColumns, award_from_columns, award_parameters};
 use crate::xp::rules::Subject;
 use crate::xp::{Award, AwardRequest, XpAction, award};
 
@@ -113,25 +117,20 @@ pub async fn create(
     content: String,
 ) -> Result<StoryOutcome, AppError> {
     validate(&title, &content)?;
-    connection
-        .transaction(async move |connection| {
-            let story: StoryRecord = diesel::insert_into(stories::table)
-                .values((
-                    stories::author_id.eq(author),
-                    stories::title.eq(title.trim()),
-                    stories::content.eq(&content),
-                ))
-                .returning(StoryRecord::as_returning())
-                .get_result(connection)
-                .await?;
-            let award = award(
-                connection,
-                AwardRequest::new(author, XpAction::StoryCreated, Subject::Story(story.id)),
-            )
-            .await?;
-            Ok(StoryOutcome { story, award })
-        })
-        .await
+    let (amount, achievement_xp, candidates) = award_parameters(XpAction::StoryCreated);
+    let call = StoryCall::Create(CreateCall {
+        author,
+        title: title.trim().to_string(),
+        content,
+        amount,
+        achievement_xp,
+        candidates,
+    });
+    let row = call
+        .run(connection)
+        .await?
+        .ok_or_else(|| AppError::Internal("create_story returned no row".into()))?;
+    Ok(row.into_outcome(author, XpAction::StoryCreated))
 }
 
 /// Publishes the caller's story; the first publication ever earns STORY_PUBLISHED.
@@ -171,27 +170,23 @@ pub async fn like(
     id: i64,
 ) -> Result<StoryOutcome, AppError> {
     let user = caller.require_user()?;
-    connection
-        .transaction(async move |connection| {
-            let story = require_visible(connection, caller, id).await?;
-            diesel::insert_into(story_likes::table)
-                .values((story_likes::story_id.eq(id), story_likes::user_id.eq(user)))
-                .on_conflict_do_nothing()
-                .execute(connection)
-                .await?;
-            let award = if story.author_id == user {
-                None
-            } else {
-                let subject = Subject::StoryBy { story: id, user };
-                award(
-                    connection,
-                    AwardRequest::new(story.author_id, XpAction::StoryLiked, subject),
-                )
-                .await?
-            };
-            Ok(StoryOutcome { story, award })
-        })
-        .await
+    let (amount, achievement_xp, candidates) = award_parameters(XpAction::StoryLiked);
+    let call = StoryCall::Like(LikeCall {
+        story: id,
+        liker: user,
+        subject: Subject::StoryBy { story: id, user }
+            .key()
+            .unwrap_or_default(),
+        amount,
+        achievement_xp,
+        candidates,
+    });
+    let row = call
+        .run(connection)
+        .await?
+        .ok_or_else(|| AppError::not_found("story"))?;
+    let author = row.story.author_id;
+    Ok(row.into_outcome(author, XpAction::StoryLiked))
 }
 
 /// Reads a story; the reader earns STORY_READ once per story (reading your own earns nothing).
@@ -266,4 +261,175 @@ pub async fn like_counts(
         .select((story_likes::story_id, diesel::dsl::count_star()))
         .load(connection)
         .await?)
+}
+
+/// The two hottest actions run as one statement each: the SQL functions `create_story`
+/// and `like_story` (migrations/) do the write and call `award_xp` in the statement's
+/// own transaction, one round trip in all. Each call has a static query id, so a
+/// connection prepares it once.
+enum StoryCall {
+    Create(CreateCall),
+    Like(LikeCall),
+}
+
+struct CreateCall {
+    author: i64,
+    title: String,
+    content: String,
+    amount: i32,
+    achievement_xp: i32,
+    candidates: String,
+}
+
+struct LikeCall {
+    story: i64,
+    liker: i64,
+    subject: String,
+    amount: i32,
+    achievement_xp: i32,
+    candidates: String,
+}
+
+type StoryActionRow = (
+    i64,
+    i64,
+    String,
+    String,
+    bool,
+    DateTime<Utc>,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    Option<Vec<String>>,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+);
+type StoryActionSql = (
+    sql::BigInt,
+    sql::BigInt,
+    sql::Text,
+    sql::Text,
+    sql::Bool,
+    sql::Timestamptz,
+    sql::Nullable<sql::Integer>,
+    sql::Nullable<sql::Integer>,
+    sql::Nullable<sql::Integer>,
+    sql::Nullable<sql::Integer>,
+    sql::Nullable<sql::Array<sql::Text>>,
+    sql::Nullable<sql::Timestamptz>,
+    sql::Nullable<sql::BigInt>,
+);
+
+const RETURNED: &str = "SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id FROM ";
+
+struct StoryActionResult {
+    story: StoryRecord,
+    award: MaybeAwardColumns,
+}
+
+impl StoryActionResult {
+    fn into_outcome(self, recipient: i64, action: XpAction) -> StoryOutcome {
+        StoryOutcome {
+            award: award_from_columns(recipient, action, self.award),
+            story: self.story,
+        }
+    }
+}
+
+impl StoryCall {
+    async fn run(
+        self,
+        connection: &mut AsyncPgConnection,
+    ) -> Result<Option<StoryActionResult>, AppError> {
+        let row: Option<StoryActionRow> = match self {
+            StoryCall::Create(call) => call.get_result(connection).await.optional()?,
+            StoryCall::Like(call) => call.get_result(connection).await.optional()?,
+        };
+        Ok(row.map(
+            |(
+                id,
+                author_id,
+                title,
+                content,
+                published,
+                created_at,
+                gained,
+                total,
+                level,
+                previous,
+                unlocked,
+                at,
+                notification,
+            )| {
+                StoryActionResult {
+                    story: StoryRecord {
+                        id,
+                        author_id,
+                        title,
+                        content,
+                        published,
+                        created_at,
+                    },
+                    award: (gained, total, level, previous, unlocked, at, notification),
+                }
+            },
+        ))
+    }
+}
+
+macro_rules! story_action_query {
+    ($call:ty) => {
+        impl QueryId for $call {
+            type QueryId = $call;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl Query for $call {
+            type SqlType = StoryActionSql;
+        }
+    };
+}
+
+story_action_query!(CreateCall);
+story_action_query!(LikeCall);
+
+impl QueryFragment<Pg> for CreateCall {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(RETURNED);
+        out.push_sql("create_story(");
+        out.push_bind_param::<sql::BigInt, _>(&self.author)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Text, _>(&self.title)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Text, _>(&self.content)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Integer, _>(&self.amount)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Integer, _>(&self.achievement_xp)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Text, _>(&self.candidates)?;
+        out.push_sql("::jsonb)");
+        Ok(())
+    }
+}
+
+impl QueryFragment<Pg> for LikeCall {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(RETURNED);
+        out.push_sql("like_story(");
+        out.push_bind_param::<sql::BigInt, _>(&self.story)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::BigInt, _>(&self.liker)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Text, _>(&self.subject)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Integer, _>(&self.amount)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Integer, _>(&self.achievement_xp)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Text, _>(&self.candidates)?;
+        out.push_sql("::jsonb)");
+        Ok(())
+    }
 }

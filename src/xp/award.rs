@@ -122,6 +122,53 @@ impl QueryFragment<Pg> for AwardCall {
     }
 }
 
+/// The award columns of a row that may carry no award (then all NULL), as the SQL
+/// functions of single-statement actions return them after their domain columns.
+pub(crate) type MaybeAwardColumns = (
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    Option<Vec<String>>,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+);
+
+/// The award in such columns, if any.
+pub(crate) fn award_from_columns(
+    recipient: i64,
+    action: XpAction,
+    columns: MaybeAwardColumns,
+) -> Option<Award> {
+    let (xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id) =
+        columns;
+    Some(Award {
+        recipient,
+        action,
+        xp_gained: xp_gained?,
+        total_xp: total_xp?,
+        level: level?,
+        previous_level: previous_level?,
+        achievements: unlocked
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|code| AchievementKey::from_code(code))
+            .collect(),
+        awarded_at: awarded_at?,
+        notification_id,
+    })
+}
+
+/// The table amount of an action (None for CUSTOM) and the achievement parameters
+/// the SQL award function takes.
+pub(crate) fn award_parameters(action: XpAction) -> (i32, i32, String) {
+    (
+        action.xp().unwrap_or_default(),
+        XpAction::AchievementEarned.xp().unwrap_or_default(),
+        achievement_candidates(action).to_string(),
+    )
+}
+
 /// Awards XP; `Ok(None)` when this award was already made (nothing earned).
 /// Call it inside the action's transaction, recipients in ascending id order when a
 /// transaction awards several users (the user rows are locked until commit).
