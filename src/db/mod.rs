@@ -42,6 +42,9 @@ pub fn pool(database_url: &str, max_size: usize) -> Result<DbPool, DbSetupError>
         .wait_timeout(Some(std::time::Duration::from_secs(10)))
         .create_timeout(Some(std::time::Duration::from_secs(5)))
         .runtime(deadpool::Runtime::Tokio1)
+        // Reuse the most recently returned connection: under light load a few warm
+        // PostgreSQL backends serve everything instead of all of them in turn.
+        .queue_mode(deadpool::managed::QueueMode::Lifo)
         .build()
         .map_err(|error| DbSetupError::Pool(error.to_string()))
 }
