@@ -61,13 +61,13 @@ pub async fn create(
         .await
 }
 
-/// A user's characters, oldest first.
-pub async fn for_owner(
+/// The characters of the given users, oldest first.
+pub async fn for_owners(
     connection: &mut AsyncPgConnection,
-    owner: i64,
+    owners: &[i64],
 ) -> Result<Vec<CharacterRecord>, AppError> {
     Ok(characters::table
-        .filter(characters::owner_id.eq(owner))
+        .filter(characters::owner_id.eq_any(owners))
         .order(characters::id.asc())
         .select(CharacterRecord::as_select())
         .load(connection)

@@ -71,13 +71,13 @@ pub async fn comment(
         .await
 }
 
-/// A story's comments, oldest first.
-pub async fn for_story(
+/// The comments of the given stories, oldest first.
+pub async fn for_stories(
     connection: &mut AsyncPgConnection,
-    story_id: i64,
+    stories: &[i64],
 ) -> Result<Vec<CommentRecord>, AppError> {
     Ok(comments::table
-        .filter(comments::story_id.eq(story_id))
+        .filter(comments::story_id.eq_any(stories))
         .order(comments::id.asc())
         .select(CommentRecord::as_select())
         .load(connection)

@@ -5,13 +5,67 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 
+use chrono::{DateTime, Utc};
+
 use crate::accounts::{self, UserRecord};
+use crate::characters::{self, CharacterRecord};
+use crate::comments::{self, CommentRecord};
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::stories;
+use crate::xp::AchievementKey;
+use crate::xp::ledger;
 
 pub struct UserLoader(pub DbPool);
 pub struct LikeCountLoader(pub DbPool);
+pub struct CommentsLoader(pub DbPool);
+pub struct AchievementsLoader(pub DbPool);
+pub struct CharactersLoader(pub DbPool);
+
+/// Rows grouped by key, every key present (an empty list when it has no rows).
+fn group<V>(keys: &[i64], rows: impl IntoIterator<Item = (i64, V)>) -> HashMap<i64, Vec<V>> {
+    let mut grouped: HashMap<i64, Vec<V>> = keys.iter().map(|key| (*key, Vec::new())).collect();
+    for (key, value) in rows {
+        grouped.entry(key).or_default().push(value);
+    }
+    grouped
+}
+
+impl Loader<i64> for CommentsLoader {
+    type Value = Vec<CommentRecord>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let mut connection = self.0.get().await.map_err(AppError::from)?;
+        let rows = comments::for_stories(&mut connection, keys).await?;
+        Ok(group(keys, rows.into_iter().map(|row| (row.story_id, row))))
+    }
+}
+
+impl Loader<i64> for AchievementsLoader {
+    type Value = Vec<(AchievementKey, DateTime<Utc>)>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let mut connection = self.0.get().await.map_err(AppError::from)?;
+        let rows = ledger::earned_achievements(&mut connection, keys).await?;
+        Ok(group(
+            keys,
+            rows.into_iter().map(|(user, key, at)| (user, (key, at))),
+        ))
+    }
+}
+
+impl Loader<i64> for CharactersLoader {
+    type Value = Vec<CharacterRecord>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let mut connection = self.0.get().await.map_err(AppError::from)?;
+        let rows = characters::for_owners(&mut connection, keys).await?;
+        Ok(group(keys, rows.into_iter().map(|row| (row.owner_id, row))))
+    }
+}
 
 impl Loader<i64> for UserLoader {
     type Value = UserRecord;
@@ -46,6 +100,9 @@ const BATCH_DELAY: std::time::Duration = std::time::Duration::ZERO;
 pub struct Loaders {
     pub users: Arc<DataLoader<UserLoader>>,
     pub like_counts: Arc<DataLoader<LikeCountLoader>>,
+    pub comments: Arc<DataLoader<CommentsLoader>>,
+    pub achievements: Arc<DataLoader<AchievementsLoader>>,
+    pub characters: Arc<DataLoader<CharactersLoader>>,
 }
 
 impl Loaders {
@@ -56,6 +113,15 @@ impl Loaders {
             ),
             like_counts: Arc::new(
                 DataLoader::new(LikeCountLoader(pool.clone()), tokio::spawn).delay(BATCH_DELAY),
+            ),
+            comments: Arc::new(
+                DataLoader::new(CommentsLoader(pool.clone()), tokio::spawn).delay(BATCH_DELAY),
+            ),
+            achievements: Arc::new(
+                DataLoader::new(AchievementsLoader(pool.clone()), tokio::spawn).delay(BATCH_DELAY),
+            ),
+            characters: Arc::new(
+                DataLoader::new(CharactersLoader(pool.clone()), tokio::spawn).delay(BATCH_DELAY),
             ),
         }
     }
@@ -70,4 +136,10 @@ pub fn shared_error(error: std::sync::Arc<AppError>) -> AppError {
             other => AppError::Internal(other.to_string()),
         },
     }
+}
+
+/// The request's loaders, from the GraphQL context.
+pub fn loaders<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Loaders, AppError> {
+    ctx.data_opt::<Loaders>()
+        .ok_or_else(|| AppError::Internal("no loaders in the request".into()))
 }

@@ -6,11 +6,10 @@ use chrono::{DateTime, Utc};
 
 use super::comment::Comment;
 use super::context::{caller, connection, parse_id};
-use super::loaders::{Loaders, shared_error};
+use super::loaders::{loaders, shared_error};
 use super::pagination::{IdCursor, PageRequest};
 use super::user::{User, load_user};
 use super::xp::XpAward;
-use crate::comments;
 use crate::error::AppError;
 use crate::stories::{self, StoryOutcome, StoryRecord};
 
@@ -36,10 +35,7 @@ impl Story {
         self.0.published
     }
     async fn like_count(&self, ctx: &Context<'_>) -> Result<i32, AppError> {
-        let loaders = ctx
-            .data_opt::<Loaders>()
-            .ok_or_else(|| AppError::Internal("no loaders in the request".into()))?;
-        let count = loaders
+        let count = loaders(ctx)?
             .like_counts
             .load_one(self.0.id)
             .await
@@ -48,9 +44,13 @@ impl Story {
     }
     /// Comments, oldest first.
     async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<Comment>, AppError> {
-        let mut connection = connection(ctx).await?;
-        Ok(comments::for_story(&mut connection, self.0.id)
-            .await?
+        let comments = loaders(ctx)?
+            .comments
+            .load_one(self.0.id)
+            .await
+            .map_err(shared_error)?;
+        Ok(comments
+            .unwrap_or_default()
             .into_iter()
             .map(Comment)
             .collect())

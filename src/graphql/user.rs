@@ -6,11 +6,10 @@ use chrono::{DateTime, Utc};
 
 use super::character::Character;
 use super::context::{caller, connection, parse_id, throttle_auth, token_keys};
-use super::loaders::{Loaders, shared_error};
+use super::loaders::{loaders, shared_error};
 use super::pagination::{IdCursor, PageRequest};
 use super::xp::{Achievement, XpEvent};
 use crate::accounts::{self, SignUp, UserRecord};
-use crate::characters;
 use crate::error::AppError;
 use crate::xp::{ledger, level};
 
@@ -60,18 +59,26 @@ impl User {
     }
     /// Earned achievements, oldest first.
     async fn achievements(&self, ctx: &Context<'_>) -> Result<Vec<Achievement>, AppError> {
-        let mut connection = connection(ctx).await?;
-        let earned = ledger::earned_achievements(&mut connection, self.0.id).await?;
+        let earned = loaders(ctx)?
+            .achievements
+            .load_one(self.0.id)
+            .await
+            .map_err(shared_error)?;
         Ok(earned
+            .unwrap_or_default()
             .into_iter()
             .map(|(key, earned_at)| Achievement::earned(key, earned_at))
             .collect())
     }
     /// Characters the user created, oldest first.
     async fn characters(&self, ctx: &Context<'_>) -> Result<Vec<Character>, AppError> {
-        let mut connection = connection(ctx).await?;
-        Ok(characters::for_owner(&mut connection, self.0.id)
-            .await?
+        let characters = loaders(ctx)?
+            .characters
+            .load_one(self.0.id)
+            .await
+            .map_err(shared_error)?;
+        Ok(characters
+            .unwrap_or_default()
             .into_iter()
             .map(Character)
             .collect())
@@ -97,10 +104,11 @@ impl User {
 
 /// Loads a user through the request's DataLoader.
 pub async fn load_user(ctx: &Context<'_>, id: i64) -> Result<Option<User>, AppError> {
-    let loaders = ctx
-        .data_opt::<Loaders>()
-        .ok_or_else(|| AppError::Internal("no loaders in the request".into()))?;
-    let user = loaders.users.load_one(id).await.map_err(shared_error)?;
+    let user = loaders(ctx)?
+        .users
+        .load_one(id)
+        .await
+        .map_err(shared_error)?;
     Ok(user.map(User))
 }
 

@@ -37,19 +37,25 @@ pub async fn history(
     Ok(query.load(connection).await?)
 }
 
-/// The user's achievements, oldest first.
+/// The achievements of the given users, each user's oldest first.
 pub async fn earned_achievements(
     connection: &mut AsyncPgConnection,
-    user: i64,
-) -> Result<Vec<(AchievementKey, DateTime<Utc>)>, AppError> {
-    let rows: Vec<(String, DateTime<Utc>)> = user_achievements::table
-        .filter(user_achievements::user_id.eq(user))
+    users: &[i64],
+) -> Result<Vec<(i64, AchievementKey, DateTime<Utc>)>, AppError> {
+    let rows: Vec<(i64, String, DateTime<Utc>)> = user_achievements::table
+        .filter(user_achievements::user_id.eq_any(users))
         .order(user_achievements::id.asc())
-        .select((user_achievements::achievement, user_achievements::earned_at))
+        .select((
+            user_achievements::user_id,
+            user_achievements::achievement,
+            user_achievements::earned_at,
+        ))
         .load(connection)
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(code, earned_at)| Some((AchievementKey::from_code(&code)?, earned_at)))
+        .filter_map(|(user, code, earned_at)| {
+            Some((user, AchievementKey::from_code(&code)?, earned_at))
+        })
         .collect())
 }

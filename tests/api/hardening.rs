@@ -306,4 +306,40 @@ async fn nested_reads_do_not_grow_with_the_page() {
         counts[1], 3,
         "one query for the page, one per loader (authors, like counts)"
     );
+
+    // Deeper nesting: comments with their authors, the authors' achievements and characters.
+    let page = app
+        .ok(None, "{ stories(first: 10) { nodes { id } } }", json!({}))
+        .await;
+    for (n, story) in page["stories"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let comment = "mutation($id: ID!, $body: String!) { commentOnStory(storyId: $id, body: $body) { comment { id } } }";
+        app.ok(
+            Some(&reader.token),
+            comment,
+            json!({ "id": story["id"], "body": format!("Nice {n}") }),
+        )
+        .await;
+    }
+    let deep = "query($first: Int) { stories(first: $first) { nodes { title comments { body author { username } } \
+                author { username achievements { key } characters { name } } } } }";
+    let mut deep_counts = Vec::new();
+    for first in [3, 30] {
+        let before = statements_run(&app).await;
+        let data = app.ok(None, deep, json!({ "first": first })).await;
+        assert_eq!(data["stories"]["nodes"].as_array().unwrap().len(), first);
+        deep_counts.push(statements_run(&app).await - before);
+    }
+    assert_eq!(
+        deep_counts[0], deep_counts[1],
+        "statements for 3 and for 30 stories: {deep_counts:?}"
+    );
+    assert!(
+        deep_counts[1] <= 6,
+        "the page, then one query per loader: {deep_counts:?}"
+    );
 }
