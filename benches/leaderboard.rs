@@ -1,33 +1,22 @@
 //! Leaderboard benchmark: 100,000 users, `leaderboard(first: 50)` over HTTP.
 //! Run with `cargo bench --bench leaderboard`; target: under 20 ms per answer.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use storyxp::db::cluster::ManagedCluster;
 
 const USERS: i64 = 100_000;
 const REQUESTS: usize = 500;
 const QUERY: &str = "{ leaderboard(scope: GLOBAL, first: 50) { rank experiencePoints level user { id username } } }";
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir =
-        std::env::temp_dir().join(format!("storyxp-bench-leaderboard-{}", std::process::id()));
-    let cluster = ManagedCluster::prepare(&dir, &["fsync=off"])?;
-    cluster.start()?;
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run(&cluster));
-    let _ = cluster.stop();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+fn main() -> support::BenchResult {
+    support::with_database("leaderboard", &["fsync=off"], run)
 }
 
-async fn run(cluster: &ManagedCluster) -> Result<(), Box<dyn std::error::Error>> {
-    storyxp::db::create_database(&cluster.connection_string("postgres"), "bench", None).await?;
-    let url = cluster.connection_string("bench");
-    storyxp::db::migrate(&url).await?;
+async fn run(url: String) -> support::BenchResult {
     let seeding = Instant::now();
     let mut connection = AsyncPgConnection::establish(&url).await?;
     diesel::sql_query(format!(
@@ -87,8 +76,7 @@ async fn run(cluster: &ManagedCluster) -> Result<(), Box<dyn std::error::Error>>
         }
     }
     timings.sort();
-    let percentile = |p: f64| timings[((timings.len() as f64 * p) as usize).min(timings.len() - 1)];
-    let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    let (percentile, ms) = (|p| support::percentile(&timings, p), support::ms);
     println!(
         "leaderboard(first: 50) over HTTP with {USERS} users, {REQUESTS} requests: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (target: under 20 ms)",
         ms(percentile(0.50)),

@@ -3,13 +3,15 @@
 //! before the award's commit to the subscriber). Run with
 //! `cargo bench --bench subscriptions`; targets: RSS under 300 MB, p99 under 100 ms.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::{SinkExt, StreamExt};
-use storyxp::db::cluster::ManagedCluster;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -20,20 +22,8 @@ const SECRET: &str = "bench-secret-bench-secret-bench-secret!!";
 
 type Pending = Arc<Mutex<HashMap<i64, Instant>>>;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::temp_dir().join(format!(
-        "storyxp-bench-subscriptions-{}",
-        std::process::id()
-    ));
-    let cluster = ManagedCluster::prepare(&dir, &["fsync=off"])?;
-    cluster.start()?;
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run(&cluster));
-    let _ = cluster.stop();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+fn main() -> support::BenchResult {
+    support::with_database("subscriptions", &["fsync=off"], run)
 }
 
 fn rss_mb(pid: u32) -> f64 {
@@ -46,10 +36,7 @@ fn rss_mb(pid: u32) -> f64 {
     kb / 1024.0
 }
 
-async fn run(cluster: &ManagedCluster) -> Result<(), Box<dyn std::error::Error>> {
-    storyxp::db::create_database(&cluster.connection_string("postgres"), "bench", None).await?;
-    let url = cluster.connection_string("bench");
-    storyxp::db::migrate(&url).await?;
+async fn run(url: String) -> support::BenchResult {
     let mut connection = AsyncPgConnection::establish(&url).await?;
     diesel::sql_query(format!(
         "INSERT INTO users (username, email, password_hash) \
@@ -162,13 +149,7 @@ async fn run(cluster: &ManagedCluster) -> Result<(), Box<dyn std::error::Error>>
     let mut latencies = latencies.lock().unwrap().clone();
     latencies.sort();
     let lost = pending.lock().unwrap().len();
-    let percentile = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    let (percentile, ms) = (|p| support::percentile(&latencies, p), support::ms);
     println!(
         "{total} level-ups at {RATE}/s: delivered {}, lost {lost}, failed awards {failed}; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99: under 100 ms); server RSS {busy:.0} MB",
         latencies.len(),

@@ -8,11 +8,13 @@
 //! could not beat. likeStory is `like_story(...)` then the like count; createStory is
 //! `create_story(...)`; me is one `SELECT ... FROM users`. Prints one table. Run with `cargo bench --bench throughput`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use storyxp::db::cluster::ManagedCluster;
 
 const USERS: i64 = 2_000;
 const STORIES: i64 = 5_000;
@@ -80,12 +82,7 @@ fn summarise(mut outcomes: Vec<Outcome>) -> Summary {
         .flat_map(|outcome| outcome.latencies.drain(..))
         .collect();
     latencies.sort();
-    let percentile = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let percentile = |p| support::percentile(&latencies, p);
     Summary {
         per_second: latencies.len() as f64 / MEASURE.as_secs_f64(),
         p50: percentile(0.50),
@@ -94,23 +91,11 @@ fn summarise(mut outcomes: Vec<Outcome>) -> Summary {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::temp_dir().join(format!("storyxp-bench-throughput-{}", std::process::id()));
-    let cluster = ManagedCluster::prepare(&dir, &[])?;
-    cluster.start()?;
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run(&cluster));
-    let _ = cluster.stop();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+fn main() -> support::BenchResult {
+    support::with_database("throughput", &[], run)
 }
 
-async fn run(cluster: &ManagedCluster) -> Result<(), Box<dyn std::error::Error>> {
-    storyxp::db::create_database(&cluster.connection_string("postgres"), "bench", None).await?;
-    let url = cluster.connection_string("bench");
-    storyxp::db::migrate(&url).await?;
+async fn run(url: String) -> support::BenchResult {
     let mut connection = AsyncPgConnection::establish(&url).await?;
     for statement in [
         format!(
@@ -194,7 +179,7 @@ async fn run(cluster: &ManagedCluster) -> Result<(), Box<dyn std::error::Error>>
         "| operation | clients | storyxp req/s | p50 ms | p99 ms | errors | ceiling req/s | ceiling p50 ms | ceiling p99 ms | ratio |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    let ms = support::ms;
     for row in rows {
         println!(
             "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",

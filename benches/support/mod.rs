@@ -1,0 +1,45 @@
+//! What every benchmark needs: a private PostgreSQL cluster with a migrated database,
+//! and percentiles.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use storyxp::db::cluster::ManagedCluster;
+
+pub type BenchResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Runs `bench` with the connection string of a fresh, migrated database in a cluster
+/// of its own (extra server `settings`), then stops and removes the cluster.
+pub fn with_database<F, Fut>(name: &str, settings: &[&str], bench: F) -> BenchResult
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = BenchResult>,
+{
+    let dir = std::env::temp_dir().join(format!("storyxp-bench-{name}-{}", std::process::id()));
+    let cluster = ManagedCluster::prepare(&dir, settings)?;
+    cluster.start()?;
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            storyxp::db::create_database(&cluster.connection_string("postgres"), "bench", None)
+                .await?;
+            let url = cluster.connection_string("bench");
+            storyxp::db::migrate(&url).await?;
+            bench(url).await
+        });
+    let _ = cluster.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// The `p` quantile (0..=1) of sorted durations; zero for none.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+pub fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
