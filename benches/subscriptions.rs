@@ -45,28 +45,8 @@ async fn run(url: String) -> support::BenchResult {
     .execute(&mut connection)
     .await?;
 
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
-        probe.local_addr()?.port()
-    };
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"))
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("JWT_SECRET", SECRET)
-        .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()?;
+    let (mut server, base) = support::start_server(&url, SECRET).await?;
     let pid = server.id().ok_or("server has no pid")?;
-    let client = reqwest::Client::new();
-    while client
-        .get(format!("http://127.0.0.1:{port}/healthz"))
-        .send()
-        .await
-        .is_err()
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let baseline = rss_mb(pid);
 
     let keys = storyxp::auth::TokenKeys::new(SECRET.as_bytes())?;
@@ -77,7 +57,8 @@ async fn run(url: String) -> support::BenchResult {
     for user in 1..=SUBSCRIBERS {
         let token = keys.issue(user)?;
         let (pending, latencies) = (pending.clone(), latencies.clone());
-        let mut request = format!("ws://127.0.0.1:{port}/graphql").into_client_request()?;
+        let mut request =
+            format!("{}/graphql", base.replace("http://", "ws://")).into_client_request()?;
         request
             .headers_mut()
             .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);

@@ -111,21 +111,7 @@ async fn run(url: String) -> support::BenchResult {
             .await?;
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"))
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("JWT_SECRET", SECRET)
-        .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()?;
-    let base = format!("http://127.0.0.1:{port}");
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (mut server, base) = support::start_server(&url, SECRET).await?;
     let keys = storyxp::auth::TokenKeys::new(SECRET.as_bytes())?;
     let tokens: Arc<Vec<String>> = Arc::new(
         (1..=USERS)

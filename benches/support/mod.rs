@@ -43,3 +43,27 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 pub fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
+
+/// The release storyxp binary serving `database_url` on a free 127.0.0.1 port, once it
+/// answers /healthz; killed when the returned child is dropped. Returns it and its base URL.
+pub async fn start_server(
+    database_url: &str,
+    secret: &str,
+) -> Result<(tokio::process::Child, String), Box<dyn std::error::Error>> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let server = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"))
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("JWT_SECRET", secret)
+        .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((server, base))
+}

@@ -34,9 +34,7 @@ async fn a_level_up_arrives_once_with_its_notification() {
     let app = TestApp::spawn().await;
     let admin = make_admin(&app, "root").await;
     let alice = app.sign_up("alice").await;
-    let mut client = app.websocket("graphql-transport-ws").await;
-    client.subscribe_level_ups(&alice.token).await;
-    app.wait_for_subscriptions(1).await;
+    let mut client = app.level_up_subscriber(&alice).await;
     award(&app, &admin, &alice, 400, true).await; // no level-up: nothing pushed
     award(&app, &admin, &alice, 200, true).await; // 600: level 2
     assert_eq!(
@@ -63,9 +61,7 @@ async fn no_event_for_notify_false_or_for_another_user() {
     let admin = make_admin(&app, "root").await;
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
-    let mut client = app.websocket("graphql-transport-ws").await;
-    client.subscribe_level_ups(&alice.token).await;
-    app.wait_for_subscriptions(1).await;
+    let mut client = app.level_up_subscriber(&alice).await;
     award(&app, &admin, &alice, 500, false).await; // level 2, silently
     award(&app, &admin, &bob, 500, true).await; // bob's level-up
     award(&app, &admin, &alice, 500, true).await; // level 3: the first event alice sees
@@ -82,9 +78,7 @@ async fn an_award_on_one_instance_reaches_a_subscriber_on_another() {
     let app_b = TestApp::spawn_on(app_a.database_url.clone()).await;
     let admin = make_admin(&app_a, "root").await;
     let alice = app_a.sign_up("alice").await;
-    let mut client = app_a.websocket("graphql-transport-ws").await;
-    client.subscribe_level_ups(&alice.token).await;
-    app_a.wait_for_subscriptions(1).await;
+    let mut client = app_a.level_up_subscriber(&alice).await;
     award(&app_b, &admin, &alice, 500, true).await;
     assert_eq!(client.next_level_up().await["level"], 2);
 }
@@ -94,9 +88,7 @@ async fn a_rolled_back_award_pushes_nothing() {
     let app = TestApp::spawn().await;
     let admin = make_admin(&app, "root").await;
     let alice = app.sign_up("alice").await;
-    let mut client = app.websocket("graphql-transport-ws").await;
-    client.subscribe_level_ups(&alice.token).await;
-    app.wait_for_subscriptions(1).await;
+    let mut client = app.level_up_subscriber(&alice).await;
     let mut connection = app.sql().await;
     let alice_id: i64 = alice.id.parse().unwrap();
     let rolled_back = connection
@@ -141,9 +133,7 @@ async fn the_listener_reconnects_after_postgresql_restarts() {
     let app = TestApp::spawn_on(cluster.connection_string("restart")).await;
     let admin = make_admin(&app, "root").await;
     let alice = app.sign_up("alice").await;
-    let mut client = app.websocket("graphql-transport-ws").await;
-    client.subscribe_level_ups(&alice.token).await;
-    app.wait_for_subscriptions(1).await;
+    let mut client = app.level_up_subscriber(&alice).await;
 
     cluster.stop().unwrap();
     let down = reqwest::get(format!("{}/healthz", app.base_url))
@@ -244,9 +234,7 @@ async fn the_legacy_graphql_ws_protocol_delivers_too() {
 async fn shutdown_completes_open_subscriptions_and_closes_the_socket() {
     let mut app = TestApp::spawn().await;
     let alice = app.sign_up("alice").await;
-    let mut client = app.websocket("graphql-transport-ws").await;
-    client.subscribe_level_ups(&alice.token).await;
-    app.wait_for_subscriptions(1).await;
+    let mut client = app.level_up_subscriber(&alice).await;
     let shutdown = async { app.shut_down().await };
     let observed = async {
         let complete = client.next_json().await;

@@ -207,6 +207,16 @@ impl TestApp {
         }
     }
 
+    /// A graphql-transport-ws client subscribed to `user`'s level-ups, once this
+    /// instance has registered the subscription (so no level-up can slip past it).
+    pub async fn level_up_subscriber(&self, user: &TestUser) -> WsClient {
+        let open = *self.live.subscriptions().borrow();
+        let mut client = self.websocket("graphql-transport-ws").await;
+        client.subscribe_level_ups(&user.token).await;
+        self.wait_for_subscriptions(open + 1).await;
+        client
+    }
+
     /// A WebSocket client on /graphql speaking `protocol`.
     pub async fn websocket(&self, protocol: &str) -> WsClient {
         websocket_at(&self.base_url, protocol).await
