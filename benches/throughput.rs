@@ -5,7 +5,7 @@
 //! and 64 concurrent keep-alive clients (1 s warm-up, 4 s measured) drives storyxp over
 //! HTTP, and then runs the same SQL statements straight against PostgreSQL with the same
 //! concurrency (one connection per client, prepared statements): what a perfect server
-//! could not beat. likeStory is `like_story(...)` then the like count; createStory is
+//! could not beat. likeStory is `like_story(...)` (which returns the like count too); createStory is
 //! `create_story(...)`; me is one `SELECT ... FROM users`. Prints one table. Run with `cargo bench --bench throughput`.
 
 #[path = "support/mod.rs"]
@@ -42,6 +42,14 @@ impl Operation {
             Operation::NoDatabase => "{ __typename }",
         }
     }
+
+    /// The name STORYXP_BENCH_ONLY uses.
+    fn key(self) -> &'static str {
+        match self {
+            Operation::NoDatabase => "floor",
+            operation => operation.name(),
+        }
+    }
 }
 
 /// A small, fast PRNG (xorshift) per client: no shared state, no dependency.
@@ -74,9 +82,11 @@ struct Summary {
     p50: Duration,
     p99: Duration,
     errors: u64,
+    /// CPU per completed request: (server, PostgreSQL, clients).
+    cpu: CpuUse,
 }
 
-fn summarise(mut outcomes: Vec<Outcome>) -> Summary {
+fn summarise((mut outcomes, cpu): (Vec<Outcome>, CpuUse)) -> Summary {
     let mut latencies: Vec<Duration> = outcomes
         .iter_mut()
         .flat_map(|outcome| outcome.latencies.drain(..))
@@ -88,6 +98,7 @@ fn summarise(mut outcomes: Vec<Outcome>) -> Summary {
         p50: percentile(0.50),
         p99: percentile(0.99),
         errors: outcomes.iter().map(|outcome| outcome.errors).sum(),
+        cpu: cpu.per(latencies.len()),
     }
 }
 
@@ -112,6 +123,7 @@ async fn run(url: String) -> support::BenchResult {
     }
 
     let (mut server, base) = support::start_server(&url, SECRET).await?;
+    let server_pid = server.id();
     let keys = storyxp::auth::TokenKeys::new(SECRET.as_bytes())?;
     let tokens: Arc<Vec<String>> = Arc::new(
         (1..=USERS)
@@ -119,17 +131,39 @@ async fn run(url: String) -> support::BenchResult {
             .collect::<Result<_, _>>()?,
     );
 
+    // STORYXP_BENCH_ONLY=likeStory,createStory,me,floor and STORYXP_BENCH_CLIENTS=32 narrow a run while
+    // profiling; the default is the whole table.
+    let only = std::env::var("STORYXP_BENCH_ONLY").ok();
+    let wanted = |operation: Operation| {
+        only.as_deref()
+            .is_none_or(|only| only.split(',').any(|name| name.trim() == operation.key()))
+    };
+    let concurrency: Vec<usize> = match std::env::var("STORYXP_BENCH_CLIENTS") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect(),
+        Err(_) => CONCURRENCY.to_vec(),
+    };
     let mut rows = Vec::new();
     for operation in [Operation::LikeStory, Operation::CreateStory, Operation::Me] {
-        for clients in CONCURRENCY {
+        if !wanted(operation) {
+            continue;
+        }
+        for &clients in &concurrency {
+            analyze(&url).await?;
             let storyxp = summarise(
-                drive(clients, |seed| {
+                drive(clients, server_pid, |seed| {
                     storyxp_client(base.clone(), tokens.clone(), operation, seed)
                 })
                 .await,
             );
+            analyze(&url).await?;
             let ceiling = summarise(
-                drive(clients, |seed| ceiling_client(url.clone(), operation, seed)).await,
+                drive(clients, None, |seed| {
+                    ceiling_client(url.clone(), operation, seed)
+                })
+                .await,
             );
             eprintln!(
                 "{} x{clients}: {:.0}/s vs ceiling {:.0}/s",
@@ -146,17 +180,18 @@ async fn run(url: String) -> support::BenchResult {
         }
     }
     let mut floors = Vec::new();
-    for clients in CONCURRENCY {
+    for &clients in concurrency.iter().filter(|_| wanted(Operation::NoDatabase)) {
         let floor = summarise(
-            drive(clients, |seed| {
+            drive(clients, server_pid, |seed| {
                 storyxp_client(base.clone(), tokens.clone(), Operation::NoDatabase, seed)
             })
             .await,
         );
         floors.push(format!(
-            "{clients} clients: {:.0} req/s (p50 {:.2} ms)",
+            "{clients} clients: {:.0} req/s (p50 {:.2} ms, server CPU {:.3} ms/req)",
             floor.per_second,
-            floor.p50.as_secs_f64() * 1000.0
+            support::ms(floor.p50),
+            support::ms(floor.cpu.server),
         ));
     }
     let _ = server.kill().await;
@@ -166,7 +201,7 @@ async fn run(url: String) -> support::BenchResult {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let ms = support::ms;
-    for row in rows {
+    for row in &rows {
         println!(
             "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
             row.operation.name(),
@@ -182,22 +217,91 @@ async fn run(url: String) -> support::BenchResult {
         );
     }
     println!(
+        "\nCPU per request in ms (user + system, from /proc), storyxp then ceiling: server / PostgreSQL / clients"
+    );
+    println!(
+        "| operation | clients | storyxp: server | PostgreSQL | clients | ceiling: PostgreSQL | clients |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for row in &rows {
+        println!(
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            row.operation.name(),
+            row.clients,
+            ms(row.storyxp.cpu.server),
+            ms(row.storyxp.cpu.postgres),
+            ms(row.storyxp.cpu.clients),
+            ms(row.ceiling.cpu.postgres),
+            ms(row.ceiling.cpu.clients),
+        );
+    }
+    println!(
         "\nstoryxp with no database work (`{{ __typename }}` over HTTP, same clients): {}",
         floors.join("; ")
     );
     Ok(())
 }
 
+/// Refreshes the planner's statistics before a run, as autovacuum does on a live
+/// database. The runs grow the like and ledger tables from empty by thousands of rows
+/// a second, far faster than autovacuum (one look a minute) follows: without this, a
+/// plan PostgreSQL cached while a table was nearly empty (a sequential scan) would stay
+/// in use for a run on one side and not on the other, whose connections are newer.
+/// ANALYZE invalidates the cached plans on both sides alike.
+async fn analyze(url: &str) -> Result<(), tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    client.batch_execute("ANALYZE").await
+}
+
 /// Runs `clients` copies of a client for the warm-up and the measured window.
-async fn drive<F, Fut>(clients: usize, client: F) -> Vec<Outcome>
+async fn drive<F, Fut>(clients: usize, server: Option<u32>, client: F) -> (Vec<Outcome>, CpuUse)
 where
     F: Fn(u64) -> Fut,
     Fut: std::future::Future<Output = Outcome> + Send + 'static,
 {
-    let tasks: Vec<_> = (0..clients)
+    // Every client of every run draws its own sequence: were a run to repeat an earlier
+    // run's (user, story) pairs, its likes would be repeats, which earn nothing and cost
+    // PostgreSQL far less than the first-time likes the benchmark is about.
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (measure_from, until) = window();
+    let sampler = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        // STORYXP_BENCH_PERF=<dir>: a system-wide perf profile of 3 s of each run.
+        if let Ok(dir) = std::env::var("STORYXP_BENCH_PERF") {
+            let label = if server.is_some() {
+                "storyxp"
+            } else {
+                "ceiling"
+            };
+            let _ = std::process::Command::new("perf")
+                .args([
+                    "record",
+                    "-a",
+                    "-g",
+                    "-e",
+                    "cpu-clock",
+                    "-F",
+                    "499",
+                    "-o",
+                    &format!("{dir}/run{run}-{label}.data"),
+                    "--",
+                    "sleep",
+                    "3",
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+        }
+        let before = CpuUse::now(server);
+        tokio::time::sleep_until(until.into()).await;
+        CpuUse::now(server).since(&before)
+    });
+    let tasks: Vec<_> = (0..clients as u64)
         .map(|n| {
             tokio::spawn(client(
-                0x9E37_79B9_7F4A_7C15 ^ ((n as u64 + 1) * 0x1000_0001),
+                0x9E37_79B9_7F4A_7C15 ^ ((run << 32 | n) + 1).wrapping_mul(0x1000_0001),
             ))
         })
         .collect();
@@ -205,7 +309,79 @@ where
     for task in tasks {
         outcomes.push(task.await.unwrap_or_default());
     }
-    outcomes
+    (outcomes, sampler.await.unwrap_or_default())
+}
+
+/// CPU time (user + system, from /proc) of the storyxp server, of all PostgreSQL
+/// processes, and of this benchmark process (the clients).
+#[derive(Default, Clone, Copy)]
+struct CpuUse {
+    server: Duration,
+    postgres: Duration,
+    clients: Duration,
+}
+
+impl CpuUse {
+    fn now(server: Option<u32>) -> CpuUse {
+        let mut cpu = CpuUse {
+            server: server.map(process_cpu).unwrap_or_default(),
+            clients: process_cpu(std::process::id()),
+            ..CpuUse::default()
+        };
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse().ok())
+            else {
+                continue;
+            };
+            if std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres")
+            {
+                cpu.postgres += process_cpu(pid);
+            }
+        }
+        cpu
+    }
+
+    fn per(&self, requests: usize) -> CpuUse {
+        let requests = requests.max(1) as u32;
+        CpuUse {
+            server: self.server / requests,
+            postgres: self.postgres / requests,
+            clients: self.clients / requests,
+        }
+    }
+
+    fn since(&self, earlier: &CpuUse) -> CpuUse {
+        CpuUse {
+            server: self.server.saturating_sub(earlier.server),
+            postgres: self.postgres.saturating_sub(earlier.postgres),
+            clients: self.clients.saturating_sub(earlier.clients),
+        }
+    }
+}
+
+/// utime + stime of a process, in Linux's 100 Hz clock ticks; zero if it is gone.
+fn process_cpu(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // The fields after the parenthesised command name; utime and stime are the 14th
+    // and 15th fields of the whole line.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// The window a client measures in: after the warm-up, for MEASURE.
@@ -289,10 +465,9 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
     let candidates_create =
         storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StoryCreated).to_string();
     let prepare = |sql: &'static str| client.prepare(sql);
-    let (Ok(like), Ok(like_count), Ok(create), Ok(find_users)) = (
-        prepare("SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id FROM like_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
-        prepare("SELECT story_id, count(*) FROM story_likes WHERE story_id = ANY($1) GROUP BY story_id").await,
-        prepare("SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id FROM create_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
+    let (Ok(like), Ok(create), Ok(find_users)) = (
+        prepare("SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM like_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
+        prepare("SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM create_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
         prepare("SELECT id, username, email, experience_points, level, is_admin, created_at FROM users WHERE id = ANY($1)").await,
     ) else {
         outcome.errors += 1;
@@ -315,7 +490,6 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
                             &[&story, &user, &subject, &5i32, &30i32, &candidates_like],
                         )
                         .await?;
-                    client.query(&like_count, &[&vec![story]]).await?;
                 }
                 Operation::CreateStory => {
                     n += 1;

@@ -124,6 +124,7 @@ pub async fn complete(
             Ok(StoryOutcome {
                 story,
                 award: author_award,
+                like_count: None,
             })
         })
         .await

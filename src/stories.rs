@@ -32,6 +32,8 @@ pub struct StoryRecord {
 pub struct StoryOutcome {
     pub story: StoryRecord,
     pub award: Option<Award>,
+    /// The story's like count, when the action's statement returned it.
+    pub like_count: Option<i64>,
 }
 
 fn validate(title: &str, content: &str) -> Result<(), AppError> {
@@ -158,7 +160,11 @@ pub async fn publish(
                 AwardRequest::new(user, XpAction::StoryPublished, Subject::Story(id)),
             )
             .await?;
-            Ok(StoryOutcome { story, award })
+            Ok(StoryOutcome {
+                story,
+                award,
+                like_count: None,
+            })
         })
         .await
 }
@@ -200,7 +206,11 @@ pub async fn read(
         .transaction(async move |connection| {
             let story = require_visible(connection, caller, id).await?;
             if story.author_id == user {
-                return Ok(StoryOutcome { story, award: None });
+                return Ok(StoryOutcome {
+                    story,
+                    award: None,
+                    like_count: None,
+                });
             }
             diesel::insert_into(story_reads::table)
                 .values((story_reads::story_id.eq(id), story_reads::user_id.eq(user)))
@@ -212,7 +222,11 @@ pub async fn read(
                 AwardRequest::new(user, XpAction::StoryRead, Subject::Story(id)),
             )
             .await?;
-            Ok(StoryOutcome { story, award })
+            Ok(StoryOutcome {
+                story,
+                award,
+                like_count: None,
+            })
         })
         .await
 }
@@ -304,6 +318,7 @@ type StoryActionRow = (
     Option<Vec<String>>,
     Option<DateTime<Utc>>,
     Option<i64>,
+    i64,
 );
 type StoryActionSql = (
     sql::BigInt,
@@ -319,13 +334,15 @@ type StoryActionSql = (
     sql::Nullable<sql::Array<sql::Text>>,
     sql::Nullable<sql::Timestamptz>,
     sql::Nullable<sql::BigInt>,
+    sql::BigInt,
 );
 
-const RETURNED: &str = "SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id FROM ";
+const RETURNED: &str = "SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM ";
 
 struct StoryActionResult {
     story: StoryRecord,
     award: MaybeAwardColumns,
+    like_count: i64,
 }
 
 impl StoryActionResult {
@@ -333,6 +350,7 @@ impl StoryActionResult {
         StoryOutcome {
             award: award_from_columns(recipient, action, self.award),
             story: self.story,
+            like_count: Some(self.like_count),
         }
     }
 }
@@ -361,6 +379,7 @@ impl StoryCall {
                 unlocked,
                 at,
                 notification,
+                like_count,
             )| {
                 StoryActionResult {
                     story: StoryRecord {
@@ -372,6 +391,7 @@ impl StoryCall {
                         created_at,
                     },
                     award: (gained, total, level, previous, unlocked, at, notification),
+                    like_count,
                 }
             },
         ))

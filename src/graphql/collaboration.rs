@@ -29,7 +29,7 @@ impl CollaborationMutation {
         let mut connection = connection(ctx).await?;
         let story = collaborations::invite(&mut connection, caller(ctx), story_id, user_id).await?;
         Ok(CollaborationPayload {
-            story: Story(story),
+            story: Story::from(story),
         })
     }
 
@@ -43,7 +43,7 @@ impl CollaborationMutation {
         let mut connection = connection(ctx).await?;
         let story = collaborations::accept(&mut connection, caller(ctx), story_id).await?;
         Ok(CollaborationPayload {
-            story: Story(story),
+            story: Story::from(story),
         })
     }
 

@@ -13,40 +13,58 @@ use super::xp::XpAward;
 use crate::error::AppError;
 use crate::stories::{self, StoryOutcome, StoryRecord};
 
-pub struct Story(pub StoryRecord);
+pub struct Story {
+    record: StoryRecord,
+    /// The like count when the statement that produced the story already counted them
+    /// (likeStory, createStory): no second query for `likeCount`.
+    like_count: Option<i64>,
+}
+
+impl From<StoryRecord> for Story {
+    fn from(record: StoryRecord) -> Self {
+        Self {
+            record,
+            like_count: None,
+        }
+    }
+}
 
 #[Object]
 impl Story {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.record.id.to_string())
     }
     async fn title(&self) -> &str {
-        &self.0.title
+        &self.record.title
     }
     async fn content(&self) -> &str {
-        &self.0.content
+        &self.record.content
     }
     async fn author(&self, ctx: &Context<'_>) -> Result<User, AppError> {
-        load_user(ctx, self.0.author_id)
+        load_user(ctx, self.record.author_id)
             .await?
-            .ok_or_else(|| AppError::Internal(format!("story {} has no author", self.0.id)))
+            .ok_or_else(|| AppError::Internal(format!("story {} has no author", self.record.id)))
     }
     async fn published(&self) -> bool {
-        self.0.published
+        self.record.published
     }
     async fn like_count(&self, ctx: &Context<'_>) -> Result<i32, AppError> {
-        let count = loaders(ctx)?
-            .like_counts
-            .load_one(self.0.id)
-            .await
-            .map_err(shared_error)?;
-        Ok(i32::try_from(count.unwrap_or(0)).unwrap_or(i32::MAX))
+        let count = match self.like_count {
+            Some(count) => count,
+            None => loaders(ctx)?
+                .like_counts
+                .load_one(self.record.id)
+                .await
+                .map_err(shared_error)?
+                .unwrap_or(0),
+        };
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
     /// Comments, oldest first.
     async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<Comment>, AppError> {
         let comments = loaders(ctx)?
             .comments
-            .load_one(self.0.id)
+            .load_one(self.record.id)
             .await
             .map_err(shared_error)?;
         Ok(comments
@@ -56,7 +74,7 @@ impl Story {
             .collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.record.created_at
     }
 }
 
@@ -70,7 +88,10 @@ pub struct StoryPayload {
 impl From<StoryOutcome> for StoryPayload {
     fn from(outcome: StoryOutcome) -> Self {
         Self {
-            story: Story(outcome.story),
+            story: Story {
+                record: outcome.story,
+                like_count: outcome.like_count,
+            },
             xp_earned: outcome.award.map(XpAward),
         }
     }
@@ -105,7 +126,7 @@ impl StoryQuery {
         let mut connection = connection(ctx).await?;
         Ok(stories::find_visible(&mut connection, caller(ctx), id)
             .await?
-            .map(Story))
+            .map(Story::from))
     }
 
     /// Published stories (and the caller's own drafts), newest first.
@@ -128,7 +149,7 @@ impl StoryQuery {
             page.fetch_limit(),
         )
         .await?;
-        Ok(page.connection(rows, |row| row.id, Story))
+        Ok(page.connection(rows, |row| row.id, Story::from))
     }
 }
 
@@ -186,7 +207,7 @@ impl StoryMutation {
         let mut connection = connection(ctx).await?;
         let story = stories::unlike(&mut connection, caller(ctx), id).await?;
         Ok(UnlikeStoryPayload {
-            story: Story(story),
+            story: Story::from(story),
         })
     }
 

@@ -148,6 +148,18 @@ async fn liking_your_own_story_is_accepted_and_earns_nothing() {
     assert_eq!(data["likeStory"]["story"]["likeCount"], 1);
     assert_eq!(data["likeStory"]["xpEarned"], json!(null));
     assert_eq!(app.xp(&alice).await, before);
+    // The count likeStory returns (from the like's own statement) counts every liker.
+    let bob = app.sign_up("bob").await;
+    let data = app.ok(Some(&bob.token), LIKE, json!({ "id": id })).await;
+    assert_eq!(data["likeStory"]["story"]["likeCount"], 2);
+    let created = app
+        .ok(
+            Some(&bob.token),
+            "mutation { createStory(input: { title: \"New\", content: \"\" }) { story { likeCount } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(created["createStory"]["story"]["likeCount"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -356,4 +368,78 @@ async fn story_input_limits_are_enforced() {
         assert_eq!(code, "BAD_USER_INPUT");
     }
     assert_eq!(app.xp(&alice).await, 0, "nothing was created or earned");
+}
+
+/// PostgreSQL caches the plans of the statements inside like_story (and award_xp) per
+/// connection. Plans made while the tables were nearly empty must not go on scanning
+/// whole tables once they have grown (a fresh database under load).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_like_scans_no_whole_table_after_its_plans_were_cached_on_empty_tables() {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel_async::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Scans {
+        #[diesel(sql_type = BigInt)]
+        scans: i64,
+    }
+
+    let app = TestApp::spawn().await;
+    let mut connection = app.sql().await;
+    let run = async |connection: &mut diesel_async::AsyncPgConnection, sql: &str| {
+        diesel::sql_query(sql).execute(connection).await.unwrap();
+    };
+    run(
+        &mut connection,
+        "INSERT INTO users (username, email, password_hash) SELECT 'user' || g, 'user' || g || '@example.com', 'x' FROM generate_series(1, 300) g",
+    )
+    .await;
+    run(
+        &mut connection,
+        "INSERT INTO stories (author_id, title, content, published) SELECT id, 'Story', '', TRUE FROM users ORDER BY id LIMIT 100",
+    )
+    .await;
+    // Statistics that say the likes and ledger are empty (autovacuum would find the same).
+    run(&mut connection, "ANALYZE").await;
+    let candidates =
+        storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StoryLiked).to_string();
+    let like = async |connection: &mut diesel_async::AsyncPgConnection, nth: i64| {
+        diesel::sql_query(
+            "SELECT l.id FROM like_story((SELECT min(id) FROM stories) + $1 % 100, \
+             (SELECT max(id) FROM users) - $1 / 100, 'subject ' || $1, 5, 30, $2::jsonb) l",
+        )
+        .bind::<BigInt, _>(nth)
+        .bind::<Text, _>(&candidates)
+        .execute(connection)
+        .await
+        .unwrap();
+    };
+    // Ten likes on this connection while likes and ledger are empty: their plans are cached.
+    for nth in 0..10 {
+        like(&mut connection, nth).await;
+    }
+    // The tables grow by 20,000 likes and 20,000 ledger entries (no ANALYZE in between).
+    run(
+        &mut connection,
+        "INSERT INTO story_likes (story_id, user_id) SELECT s.id, u.id FROM stories s, users u \
+         WHERE u.id < (SELECT max(id) FROM users) - 99 ON CONFLICT DO NOTHING",
+    )
+    .await;
+    run(
+        &mut connection,
+        "INSERT INTO xp_ledger (recipient_id, action, subject, amount) \
+         SELECT (SELECT min(id) FROM users) + g % 300, 'STORY_READ', 'bulk ' || g, 1 \
+         FROM generate_series(1, 20000) g",
+    )
+    .await;
+    run(&mut connection, "BEGIN").await;
+    like(&mut connection, 10).await;
+    let scans: Scans = diesel::sql_query(
+        "SELECT coalesce(sum(seq_scan), 0)::BIGINT AS scans FROM pg_stat_xact_user_tables",
+    )
+    .get_result(&mut connection)
+    .await
+    .unwrap();
+    run(&mut connection, "ROLLBACK").await;
+    assert_eq!(scans.scans, 0, "a like scanned a whole table");
 }
