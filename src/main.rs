@@ -2,6 +2,12 @@
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's allocator: a profile of the server under load showed a
+/// fifth of its CPU time in glibc malloc/free (and arena lock wake-ups); GraphQL
+/// requests allocate many small, short-lived objects across worker threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = storyxp::cli::Cli::parse();
     storyxp::telemetry::init();
