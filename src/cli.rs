@@ -84,7 +84,33 @@ pub struct ServeArgs {
     /// logIn and signUp calls allowed per client address per minute.
     #[arg(long, env = "STORYXP_AUTH_ATTEMPTS_PER_MINUTE", default_value_t = crate::server::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE, global = true)]
     pub auth_attempts_per_minute: u32,
+    /// Most PostgreSQL connections the server holds at once [default: 4 per CPU core, 4 to 32].
+    #[arg(long, env = "STORYXP_POOL_SIZE", value_parser = clap::value_parser!(u16).range(1..=1000), global = true)]
+    pub pool_size: Option<u16>,
     /// Secret for signing JWTs (at least 32 bytes). Required with DATABASE_URL.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn the_pool_size_is_optional_and_bounded() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["storyxp", "serve"], args].concat());
+        assert_eq!(parse(&[]).unwrap().serve.pool_size, None);
+        assert_eq!(
+            parse(&["--pool-size", "8"]).unwrap().serve.pool_size,
+            Some(8)
+        );
+        for refused in ["0", "1001", "many"] {
+            let error = parse(&["--pool-size", refused]).unwrap_err().to_string();
+            assert!(error.contains("--pool-size"), "{error}");
+        }
+        let default = crate::server::default_pool_size();
+        assert!((4..=32).contains(&default), "{default}");
+    }
 }

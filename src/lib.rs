@@ -52,6 +52,9 @@ async fn run_async(
             let options = server::ServerOptions {
                 cors_origins: serve_args.cors_origins.clone(),
                 auth_attempts_per_minute: serve_args.auth_attempts_per_minute,
+                pool_size: serve_args
+                    .pool_size
+                    .unwrap_or_else(server::default_pool_size),
             };
             let result = serve(&database, &secret, serve_args.addr, options).await;
             database.close();

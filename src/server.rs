@@ -10,12 +10,20 @@ use tokio::net::TcpListener;
 use crate::auth::TokenKeys;
 use crate::auth::throttle::AuthThrottle;
 use crate::db;
-use crate::graphql::build_schema;
+use crate::graphql::documents::Documents;
+use crate::graphql::{Endpoint, build_schema};
 use crate::http::{AppState, router};
 use crate::live::{LiveHub, listener};
 
-/// Connections per process; PostgreSQL is the limit, not the pool.
-pub const POOL_SIZE: usize = 32;
+/// The default most PostgreSQL connections per process: four per CPU core, from 4 to
+/// 32. Every action is a short statement, so a few connections per core keep
+/// PostgreSQL busy; more would only add runnable backends, and a backend descheduled
+/// while it holds a lock stalls the others (at 32 connections on 2 cores, createStory's
+/// p99 was twice that at 8: BENCHMARKS.md). Requests beyond it wait for a connection.
+pub fn default_pool_size() -> u16 {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    u16::try_from(cores.saturating_mul(4).clamp(4, 32)).unwrap_or(32)
+}
 
 /// What an operator may tune.
 #[derive(Debug, Clone)]
@@ -24,6 +32,8 @@ pub struct ServerOptions {
     pub cors_origins: Vec<String>,
     /// logIn and signUp calls allowed per client address per minute.
     pub auth_attempts_per_minute: u32,
+    /// Most PostgreSQL connections at once; further requests wait for one.
+    pub pool_size: u16,
 }
 
 impl Default for ServerOptions {
@@ -31,6 +41,7 @@ impl Default for ServerOptions {
         Self {
             cors_origins: Vec::new(),
             auth_attempts_per_minute: DEFAULT_AUTH_ATTEMPTS_PER_MINUTE,
+            pool_size: default_pool_size(),
         }
     }
 }
@@ -48,18 +59,28 @@ pub fn state_with(
     secret: &[u8],
     options: ServerOptions,
 ) -> Result<AppState, String> {
-    let pool = db::pool(database_url, POOL_SIZE).map_err(|error| error.to_string())?;
+    let pool = db::pool(database_url, usize::from(options.pool_size.max(1)))
+        .map_err(|error| error.to_string())?;
     let keys = TokenKeys::new(secret)?;
     let live = LiveHub::default();
     let throttle = Arc::new(AuthThrottle::per_minute(options.auth_attempts_per_minute));
     tokio::spawn(listener::listen(database_url.to_string(), live.clone()));
     Ok(AppState {
         schema: build_schema(
+            Endpoint::Http,
             Some(pool.clone()),
             Some(keys.clone()),
             Some(live.clone()),
             Some(throttle.clone()),
         ),
+        websocket_schema: build_schema(
+            Endpoint::WebSocket,
+            Some(pool.clone()),
+            Some(keys.clone()),
+            Some(live.clone()),
+            Some(throttle.clone()),
+        ),
+        documents: Arc::new(Documents::default()),
         pool,
         keys,
         live,

@@ -1,5 +1,7 @@
 //! Limits checked on the parsed query, before anything runs: nesting depth (not
 //! counting introspection, so GraphiQL's schema query passes) and complexity.
+//! The HTTP endpoint checks the depth when it parses (graphql::documents); WebSocket
+//! operations pass the DepthLimit extension.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -33,31 +35,37 @@ impl Extension for DepthLimit {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let depth = document
-            .operations
-            .iter()
-            .map(|(_, operation)| {
-                selection_depth(
-                    &operation.node.selection_set.node,
-                    &document.fragments,
-                    &mut HashSet::new(),
-                )
-            })
-            .max()
-            .unwrap_or(0);
-        if depth > MAX_DEPTH {
-            let mut error = ServerError::new(
-                format!("the query nests {depth} levels deep; at most {MAX_DEPTH} are allowed"),
-                None,
-            );
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "BAD_USER_INPUT");
-            return Err(error);
-        }
+        check_depth(&document)?;
         Ok(document)
     }
+}
+
+/// Refuses a document nesting fields deeper than MAX_DEPTH (introspection not counted).
+pub fn check_depth(document: &ExecutableDocument) -> ServerResult<()> {
+    let depth = document
+        .operations
+        .iter()
+        .map(|(_, operation)| {
+            selection_depth(
+                &operation.node.selection_set.node,
+                &document.fragments,
+                &mut HashSet::new(),
+            )
+        })
+        .max()
+        .unwrap_or(0);
+    if depth > MAX_DEPTH {
+        let mut error = ServerError::new(
+            format!("the query nests {depth} levels deep; at most {MAX_DEPTH} are allowed"),
+            None,
+        );
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", "BAD_USER_INPUT");
+        return Err(error);
+    }
+    Ok(())
 }
 
 fn selection_depth(

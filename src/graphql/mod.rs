@@ -5,6 +5,7 @@ pub mod character;
 pub mod collaboration;
 pub mod comment;
 pub mod context;
+pub mod documents;
 pub mod limits;
 pub mod live;
 pub mod loaders;
@@ -26,9 +27,6 @@ use crate::auth::TokenKeys;
 use crate::auth::throttle::AuthThrottle;
 use crate::db::DbPool;
 use crate::live::LiveHub;
-
-/// Queries remembered for Apollo's Automatic Persisted Queries.
-const APQ_CACHE_SIZE: usize = 1024;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -53,19 +51,33 @@ pub struct Mutation(
 
 pub type AppSchema = Schema<Query, Mutation, live::Subscription>;
 
-/// Builds the schema once; per-request data (the caller, loaders) is added per request.
+/// The endpoint a schema serves. HTTP requests arrive parsed, depth-checked and
+/// persisted-query-resolved (`documents::Documents`), so that schema has no extensions:
+/// an extension would also wrap every field's resolver. WebSocket operations are parsed
+/// by async-graphql and pass the same checks as extensions.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Http,
+    WebSocket,
+}
+
+/// Builds a schema once; per-request data (the caller, loaders) is added per request.
 pub fn build_schema(
+    endpoint: Endpoint,
     pool: Option<DbPool>,
     keys: Option<TokenKeys>,
     hub: Option<LiveHub>,
     throttle: Option<Arc<AuthThrottle>>,
 ) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), live::Subscription)
-        .extension(limits::DepthLimit)
-        .limit_complexity(limits::MAX_COMPLEXITY)
-        .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
-            APQ_CACHE_SIZE,
-        )));
+        .limit_complexity(limits::MAX_COMPLEXITY);
+    if endpoint == Endpoint::WebSocket {
+        builder = builder
+            .extension(limits::DepthLimit)
+            .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+                documents::PERSISTED_QUERIES,
+            )));
+    }
     if let Some(throttle) = throttle {
         builder = builder.data(throttle);
     }
@@ -83,5 +95,5 @@ pub fn build_schema(
 
 /// The SDL, as `storyxp print-schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    build_schema(None, None, None, None).sdl()
+    build_schema(Endpoint::Http, None, None, None, None).sdl()
 }

@@ -8,8 +8,8 @@ pub mod websocket;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_graphql::BatchRequest;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
 use axum::Router;
 use axum::body::Bytes;
@@ -27,6 +27,7 @@ use crate::auth::throttle::{AuthThrottle, ClientAddress};
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::graphql::AppSchema;
+use crate::graphql::documents::Documents;
 use crate::graphql::loaders::Loaders;
 use crate::live::LiveHub;
 
@@ -38,7 +39,11 @@ pub const MAX_BATCH: usize = 10;
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// The schema of POST /graphql (requests arrive parsed, see `documents`).
     pub schema: AppSchema,
+    /// The schema of WebSocket operations.
+    pub websocket_schema: AppSchema,
+    pub documents: Arc<Documents>,
     pub pool: DbPool,
     pub keys: TokenKeys,
     pub live: LiveHub,
@@ -153,8 +158,7 @@ async fn graphql(
                 .data(ClientAddress(client.ip()))
                 .data(Loaders::new(&state.pool));
             let span = tracing::info_span!("graphql", request_id = %request_id);
-            GraphQLResponse::from(state.schema.execute_batch(request).instrument(span).await)
-                .into_response()
+            GraphQLResponse::from(execute(&state, request).instrument(span).await).into_response()
         }
         Err(error) => refused(error).into_response(),
     };
@@ -162,6 +166,22 @@ async fn graphql(
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// Runs each operation with its document from `Documents` (parsed, depth-checked); an
+/// operation whose document is refused answers with that error alone.
+async fn execute(state: &AppState, request: BatchRequest) -> BatchResponse {
+    let run =
+        async |mut request: async_graphql::Request| match state.documents.prepare(&mut request) {
+            Ok(()) => state.schema.execute(request).await,
+            Err(error) => async_graphql::Response::from_errors(vec![error]),
+        };
+    match request {
+        BatchRequest::Single(request) => BatchResponse::Single(run(request).await),
+        BatchRequest::Batch(requests) => BatchResponse::Batch(
+            futures_util::future::join_all(requests.into_iter().map(run)).await,
+        ),
+    }
 }
 
 fn refused(error: AppError) -> GraphQLResponse {

@@ -77,9 +77,10 @@ pub async fn serve(socket: WebSocket, protocol: GraphQLProtocol, state: AppState
     // closes the socket on shutdown, after the subscriptions' `complete`s are out.
     let (outgoing, mut to_send) = futures_channel::mpsc::channel::<Message>(64);
     let input = futures_util::stream::once(async move { Ok(Message::Text(first)) }).chain(stream);
-    let graphql = GraphQLWebSocket::new_with_pair(outgoing, input, state.schema.clone(), protocol)
-        .with_data(data)
-        .serve();
+    let graphql =
+        GraphQLWebSocket::new_with_pair(outgoing, input, state.websocket_schema.clone(), protocol)
+            .with_data(data)
+            .serve();
     let stopped = state.live.stopped();
     let writer = async move {
         futures_util::pin_mut!(stopped);

@@ -90,6 +90,51 @@ async fn queries_deeper_than_twelve_are_refused_before_running() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_too_deep_query_stays_refused_and_websocket_operations_are_limited_too() {
+    let app = TestApp::spawn().await;
+    for attempt in 0..2 {
+        let deep = app.graphql(None, &nested_query(13), json!({})).await;
+        assert_eq!(
+            deep["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "attempt {attempt}: {deep}"
+        );
+    }
+    let mut client = app.websocket("graphql-transport-ws").await;
+    match client.init(None).await {
+        crate::common::WsEvent::Json(ack) => assert_eq!(ack["type"], "connection_ack"),
+        other => panic!("expected connection_ack, got {other:?}"),
+    }
+    client
+        .send(json!({ "id": "1", "type": "subscribe", "payload": { "query": nested_query(13) } }))
+        .await;
+    let answer = client.next_json().await;
+    assert_eq!(answer["id"], "1", "{answer}");
+    assert_eq!(
+        answer["payload"]["errors"][0]["message"],
+        "the query nests 13 levels deep; at most 12 are allowed",
+        "{answer}"
+    );
+    assert_eq!(
+        answer["payload"]["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+}
+
+/// Documents are parsed once per query text; each request still applies its own
+/// variables (here to @skip) to its own copy.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_query_text_with_different_variables_answers_each_request_by_its_own() {
+    let app = TestApp::spawn().await;
+    let query = "query($skip: Boolean!) { xpRewards @skip(if: $skip) { xp } levelThresholds: xpRewards { action } }";
+    let skipped = app.ok(None, query, json!({ "skip": true })).await;
+    assert!(skipped.get("xpRewards").is_none(), "{skipped}");
+    let kept = app.ok(None, query, json!({ "skip": false })).await;
+    assert_eq!(kept["xpRewards"][0]["xp"], 100, "{kept}");
+    let skipped_again = app.ok(None, query, json!({ "skip": true })).await;
+    assert_eq!(skipped_again, skipped);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn graphiqls_introspection_query_is_not_counted_as_deep() {
     let app = TestApp::spawn().await;
     let type_ref = "kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
@@ -123,6 +168,7 @@ async fn log_in_and_sign_up_are_throttled_per_address() {
     let options = storyxp::server::ServerOptions {
         cors_origins: vec![],
         auth_attempts_per_minute: 3,
+        ..Default::default()
     };
     let app = TestApp::spawn_with(database, options).await;
     app.sign_up("alice").await;

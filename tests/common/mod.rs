@@ -137,6 +137,7 @@ impl TestApp {
         let options = storyxp::server::ServerOptions {
             cors_origins: vec![ALLOWED_ORIGIN.to_string()],
             auth_attempts_per_minute: 100_000,
+            ..Default::default()
         };
         Self::spawn_with(database_url, options).await
     }

@@ -1,0 +1,127 @@
+//! Parsed queries for the HTTP endpoint, checked once and remembered by their text, and
+//! Apollo's Automatic Persisted Queries (queries remembered by their SHA-256).
+//!
+//! A client sends the same few query texts over and over; parsing one (pest) and
+//! checking its depth cost more than running many of them. `Documents::prepare` hands
+//! async-graphql a parsed document, so the HTTP schema needs no parse-time extension
+//! (an extension would also wrap every field's resolver). Validation still runs per
+//! request inside async-graphql, with the request's variables.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Request, ServerError};
+use lru::LruCache;
+use serde::Deserialize;
+use sha2::Digest;
+
+use super::limits;
+
+/// Distinct query texts remembered (least recently used ones are forgotten).
+pub const CACHED_QUERIES: usize = 512;
+/// Longer query texts are parsed every time: the cache's memory stays bounded.
+pub const MAX_CACHED_QUERY_BYTES: usize = 8 * 1024;
+/// Automatic Persisted Queries remembered.
+pub const PERSISTED_QUERIES: usize = 1024;
+
+type Cache = Mutex<LruCache<String, Arc<ExecutableDocument>>>;
+
+pub struct Documents {
+    parsed: Cache,
+    persisted: Cache,
+}
+
+/// `extensions.persistedQuery` of Apollo's protocol.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PersistedQuery {
+    version: i32,
+    sha256_hash: String,
+}
+
+impl Default for Documents {
+    fn default() -> Self {
+        let cache = |size| {
+            Mutex::new(LruCache::new(
+                NonZeroUsize::new(size).unwrap_or(NonZeroUsize::MIN),
+            ))
+        };
+        Self {
+            parsed: cache(CACHED_QUERIES),
+            persisted: cache(PERSISTED_QUERIES),
+        }
+    }
+}
+
+impl Documents {
+    /// Gives `request` its parsed, depth-checked document: from the persisted queries
+    /// when it names one by hash, else from the cache or a fresh parse of its text.
+    pub fn prepare(&self, request: &mut Request) -> Result<(), ServerError> {
+        let document = match request.extensions.remove("persistedQuery") {
+            Some(value) => self.persisted_query(request, value)?,
+            None => self.parse(&request.query)?,
+        };
+        request.set_parsed_query(ExecutableDocument::clone(&document));
+        Ok(())
+    }
+
+    /// Apollo's protocol: a hash alone runs the query registered under it, or fails with
+    /// `PersistedQueryNotFound` (the client then sends the text); a hash with the text
+    /// registers it.
+    fn persisted_query(
+        &self,
+        request: &mut Request,
+        value: async_graphql::Value,
+    ) -> Result<Arc<ExecutableDocument>, ServerError> {
+        let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
+            ServerError::new("Invalid \"PersistedQuery\" extension configuration.", None)
+        })?;
+        if persisted.version != 1 {
+            return Err(ServerError::new(
+                format!(
+                    "Only the \"PersistedQuery\" extension of version \"1\" is supported, and the current version is \"{}\".",
+                    persisted.version
+                ),
+                None,
+            ));
+        }
+        if request.query.is_empty() {
+            return lock(&self.persisted)
+                .get(&persisted.sha256_hash)
+                .cloned()
+                .ok_or_else(|| ServerError::new("PersistedQueryNotFound", None));
+        }
+        let hash: String = sha2::Sha256::digest(request.query.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        if persisted.sha256_hash != hash {
+            return Err(ServerError::new("provided sha does not match query", None));
+        }
+        let document = self.parse(&request.query)?;
+        lock(&self.persisted).put(hash, document.clone());
+        Ok(document)
+    }
+
+    /// The document of a query text, parsed and depth-checked once while it stays cached.
+    fn parse(&self, query: &str) -> Result<Arc<ExecutableDocument>, ServerError> {
+        if let Some(document) = lock(&self.parsed).get(query) {
+            return Ok(document.clone());
+        }
+        let document = async_graphql::parser::parse_query(query)?;
+        limits::check_depth(&document)?;
+        let document = Arc::new(document);
+        if query.len() <= MAX_CACHED_QUERY_BYTES {
+            lock(&self.parsed).put(query.to_string(), document.clone());
+        }
+        Ok(document)
+    }
+}
+
+/// The cache, even if a thread panicked while holding it (its contents stay valid).
+fn lock(cache: &Cache) -> std::sync::MutexGuard<'_, LruCache<String, Arc<ExecutableDocument>>> {
+    cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
