@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// Most PostgreSQL connections the server holds at once [default: 4 per CPU core, 4 to 32].
     #[arg(long, env = "STORYXP_POOL_SIZE", value_parser = clap::value_parser!(u16).range(1..=1000), global = true)]
     pub pool_size: Option<u16>,
+    /// Threads serving requests [default: one per CPU core; half of them (at least one)
+    /// when PostgreSQL runs on this machine].
+    #[arg(long, env = "STORYXP_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024), global = true)]
+    pub worker_threads: Option<u16>,
     /// Secret for signing JWTs (at least 32 bytes). Required with DATABASE_URL.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
@@ -99,7 +103,7 @@ mod tests {
     use super::Cli;
 
     #[test]
-    fn the_pool_size_is_optional_and_bounded() {
+    fn pool_size_and_worker_threads_are_optional_and_bounded() {
         let parse = |args: &[&str]| Cli::try_parse_from([&["storyxp", "serve"], args].concat());
         assert_eq!(parse(&[]).unwrap().serve.pool_size, None);
         assert_eq!(
@@ -112,5 +116,22 @@ mod tests {
         }
         let default = crate::server::default_pool_size();
         assert!((4..=32).contains(&default), "{default}");
+        assert_eq!(
+            parse(&["--worker-threads", "3"])
+                .unwrap()
+                .serve
+                .worker_threads,
+            Some(3)
+        );
+        assert!(parse(&["--worker-threads", "0"]).is_err());
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(
+            crate::server::default_worker_threads(Some("postgres://u@db.example.com/db")),
+            cores
+        );
+        assert_eq!(
+            crate::server::default_worker_threads(None),
+            (cores / 2).max(1)
+        );
     }
 }

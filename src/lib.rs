@@ -32,10 +32,17 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             print!("{}", graphql::sdl());
             Ok(())
         }
-        command => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(run_async(command, cli.database, cli.serve)),
+        command => {
+            let threads = cli.serve.worker_threads.map_or_else(
+                || server::default_worker_threads(cli.database.database_url.as_deref()),
+                usize::from,
+            );
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .enable_all()
+                .build()?
+                .block_on(run_async(command, cli.database, cli.serve))
+        }
     }
 }
 

@@ -25,6 +25,21 @@ pub fn default_pool_size() -> u16 {
     u16::try_from(cores.saturating_mul(4).clamp(4, 32)).unwrap_or(32)
 }
 
+/// The default number of runtime threads: one per core, or half the cores (at least
+/// one) when PostgreSQL runs on this machine (no DATABASE_URL: the managed cluster; or a
+/// URL naming a Unix socket or loopback address). The server and PostgreSQL then share
+/// the cores, and a runtime with a thread per core keeps parking and waking its threads
+/// (futex calls, cross-core wake-ups) as PostgreSQL takes the cores from it: with half
+/// the threads the server spent 20-35% less CPU per request on 2 cores (BENCHMARKS.md).
+pub fn default_worker_threads(database_url: Option<&str>) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if database_url.is_none_or(db::is_on_this_machine) {
+        (cores / 2).max(1)
+    } else {
+        cores
+    }
+}
+
 /// What an operator may tune.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {

@@ -292,7 +292,7 @@ struct CreateCall {
     content: String,
     amount: i32,
     achievement_xp: i32,
-    candidates: String,
+    candidates: &'static str,
 }
 
 struct LikeCall {
@@ -301,7 +301,7 @@ struct LikeCall {
     subject: String,
     amount: i32,
     achievement_xp: i32,
-    candidates: String,
+    candidates: &'static str,
 }
 
 type StoryActionRow = (

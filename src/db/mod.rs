@@ -49,6 +49,28 @@ pub fn pool(database_url: &str, max_size: usize) -> Result<DbPool, DbSetupError>
         .map_err(|error| DbSetupError::Pool(error.to_string()))
 }
 
+/// Whether `database_url` names a PostgreSQL server on this machine (a Unix socket,
+/// localhost or a loopback address); an unreadable URL counts as remote.
+pub fn is_on_this_machine(database_url: &str) -> bool {
+    let Ok(config) = database_url.parse::<tokio_postgres::Config>() else {
+        return false;
+    };
+    let hosts = config.get_hosts();
+    // No host at all means the default Unix socket.
+    hosts.is_empty()
+        || hosts.iter().all(|host| match host {
+            tokio_postgres::config::Host::Unix(_) => true,
+            tokio_postgres::config::Host::Tcp(name) => {
+                name == "localhost"
+                    || name
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|address| address.is_loopback())
+            }
+        })
+}
+
 /// Applies the embedded migrations. Needs a multi-thread tokio runtime.
 pub async fn migrate(database_url: &str) -> Result<usize, DbSetupError> {
     let connection = AsyncPgConnection::establish(database_url).await?;
@@ -91,4 +113,31 @@ pub async fn create_database(
 
 fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_on_this_machine;
+
+    #[test]
+    fn tells_a_database_on_this_machine_from_a_remote_one() {
+        for local in [
+            "postgres://storyxp@localhost/storyxp",
+            "postgresql://u:p@127.0.0.1:5433/db",
+            "postgresql://u@[::1]/db",
+            "postgresql:///db?host=/var/run/postgresql",
+            "host=/tmp/storyxp port=5432 dbname=db",
+            "dbname=db",
+        ] {
+            assert!(is_on_this_machine(local), "{local}");
+        }
+        for remote in [
+            "postgres://u@db.example.com/db",
+            "postgresql://u@10.0.0.5/db",
+            "host=localhost,db.example.com dbname=db",
+            "not a url at all ::",
+        ] {
+            assert!(!is_on_this_machine(remote), "{remote}");
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! DataLoaders: nested reads (a page of stories and their authors) in one query each.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 
@@ -95,35 +95,64 @@ impl Loader<i64> for LikeCountLoader {
 /// default 1 ms pause would be added to nearly every request.
 const BATCH_DELAY: std::time::Duration = std::time::Duration::ZERO;
 
-/// The loaders of one request (shared by the operations of a batch).
+/// The loaders of one request (shared by the operations of a batch), each made on
+/// first use: most requests need one or none.
 #[derive(Clone)]
-pub struct Loaders {
-    pub users: Arc<DataLoader<UserLoader>>,
-    pub like_counts: Arc<DataLoader<LikeCountLoader>>,
-    pub comments: Arc<DataLoader<CommentsLoader>>,
-    pub achievements: Arc<DataLoader<AchievementsLoader>>,
-    pub characters: Arc<DataLoader<CharactersLoader>>,
+pub struct Loaders(Arc<RequestLoaders>);
+
+struct RequestLoaders {
+    pool: DbPool,
+    users: OnceLock<DataLoader<UserLoader>>,
+    like_counts: OnceLock<DataLoader<LikeCountLoader>>,
+    comments: OnceLock<DataLoader<CommentsLoader>>,
+    achievements: OnceLock<DataLoader<AchievementsLoader>>,
+    characters: OnceLock<DataLoader<CharactersLoader>>,
+}
+
+fn loader<T: Loader<i64>>(inner: T) -> DataLoader<T> {
+    DataLoader::new(inner, tokio::spawn).delay(BATCH_DELAY)
 }
 
 impl Loaders {
     pub fn new(pool: &DbPool) -> Self {
-        Self {
-            users: Arc::new(
-                DataLoader::new(UserLoader(pool.clone()), tokio::spawn).delay(BATCH_DELAY),
-            ),
-            like_counts: Arc::new(
-                DataLoader::new(LikeCountLoader(pool.clone()), tokio::spawn).delay(BATCH_DELAY),
-            ),
-            comments: Arc::new(
-                DataLoader::new(CommentsLoader(pool.clone()), tokio::spawn).delay(BATCH_DELAY),
-            ),
-            achievements: Arc::new(
-                DataLoader::new(AchievementsLoader(pool.clone()), tokio::spawn).delay(BATCH_DELAY),
-            ),
-            characters: Arc::new(
-                DataLoader::new(CharactersLoader(pool.clone()), tokio::spawn).delay(BATCH_DELAY),
-            ),
-        }
+        Self(Arc::new(RequestLoaders {
+            pool: pool.clone(),
+            users: OnceLock::new(),
+            like_counts: OnceLock::new(),
+            comments: OnceLock::new(),
+            achievements: OnceLock::new(),
+            characters: OnceLock::new(),
+        }))
+    }
+
+    pub fn users(&self) -> &DataLoader<UserLoader> {
+        self.0
+            .users
+            .get_or_init(|| loader(UserLoader(self.0.pool.clone())))
+    }
+
+    pub fn like_counts(&self) -> &DataLoader<LikeCountLoader> {
+        self.0
+            .like_counts
+            .get_or_init(|| loader(LikeCountLoader(self.0.pool.clone())))
+    }
+
+    pub fn comments(&self) -> &DataLoader<CommentsLoader> {
+        self.0
+            .comments
+            .get_or_init(|| loader(CommentsLoader(self.0.pool.clone())))
+    }
+
+    pub fn achievements(&self) -> &DataLoader<AchievementsLoader> {
+        self.0
+            .achievements
+            .get_or_init(|| loader(AchievementsLoader(self.0.pool.clone())))
+    }
+
+    pub fn characters(&self) -> &DataLoader<CharactersLoader> {
+        self.0
+            .characters
+            .get_or_init(|| loader(CharactersLoader(self.0.pool.clone())))
     }
 }
 

@@ -52,7 +52,7 @@ impl Story {
         let count = match self.like_count {
             Some(count) => count,
             None => loaders(ctx)?
-                .like_counts
+                .like_counts()
                 .load_one(self.record.id)
                 .await
                 .map_err(shared_error)?
@@ -63,7 +63,7 @@ impl Story {
     /// Comments, oldest first.
     async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<Comment>, AppError> {
         let comments = loaders(ctx)?
-            .comments
+            .comments()
             .load_one(self.record.id)
             .await
             .map_err(shared_error)?;

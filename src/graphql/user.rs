@@ -60,7 +60,7 @@ impl User {
     /// Earned achievements, oldest first.
     async fn achievements(&self, ctx: &Context<'_>) -> Result<Vec<Achievement>, AppError> {
         let earned = loaders(ctx)?
-            .achievements
+            .achievements()
             .load_one(self.0.id)
             .await
             .map_err(shared_error)?;
@@ -73,7 +73,7 @@ impl User {
     /// Characters the user created, oldest first.
     async fn characters(&self, ctx: &Context<'_>) -> Result<Vec<Character>, AppError> {
         let characters = loaders(ctx)?
-            .characters
+            .characters()
             .load_one(self.0.id)
             .await
             .map_err(shared_error)?;
@@ -105,7 +105,7 @@ impl User {
 /// Loads a user through the request's DataLoader.
 pub async fn load_user(ctx: &Context<'_>, id: i64) -> Result<Option<User>, AppError> {
     let user = loaders(ctx)?
-        .users
+        .users()
         .load_one(id)
         .await
         .map_err(shared_error)?;

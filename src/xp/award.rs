@@ -12,7 +12,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestampt
 use diesel::{OptionalExtension, QueryResult};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::rules::{AchievementKey, Subject, XpAction, achievement_candidates};
+use super::rules::{AchievementKey, Subject, XpAction, achievement_candidates_json};
 use crate::error::AppError;
 
 /// One award to one user.
@@ -77,7 +77,7 @@ struct AwardCall {
     reason: Option<String>,
     notify: bool,
     achievement_xp: i32,
-    candidates: String,
+    candidates: &'static str,
 }
 
 impl QueryId for AwardCall {
@@ -161,11 +161,11 @@ pub(crate) fn award_from_columns(
 
 /// The table amount of an action (None for CUSTOM) and the achievement parameters
 /// the SQL award function takes.
-pub(crate) fn award_parameters(action: XpAction) -> (i32, i32, String) {
+pub(crate) fn award_parameters(action: XpAction) -> (i32, i32, &'static str) {
     (
         action.xp().unwrap_or_default(),
         XpAction::AchievementEarned.xp().unwrap_or_default(),
-        achievement_candidates(action).to_string(),
+        achievement_candidates_json(action),
     )
 }
 
@@ -194,7 +194,7 @@ pub async fn award(
         reason: request.reason,
         notify: request.notify,
         achievement_xp,
-        candidates: achievement_candidates(request.action).to_string(),
+        candidates: achievement_candidates_json(request.action),
     };
     let row: Option<AwardRow> = call.get_result(connection).await.optional()?;
     Ok(row.map(

@@ -305,6 +305,19 @@ impl AchievementKey {
 
 /// The achievements an award of `action` may unlock, count-based first, as the JSON
 /// the database's award function reads.
+/// `achievement_candidates(action)` as the JSON text `award_xp` takes, built once per
+/// action (it is sent with every award).
+pub fn achievement_candidates_json(action: XpAction) -> &'static str {
+    static JSON: std::sync::LazyLock<std::collections::HashMap<XpAction, String>> =
+        std::sync::LazyLock::new(|| {
+            RULES
+                .iter()
+                .map(|rule| (rule.action, achievement_candidates(rule.action).to_string()))
+                .collect()
+        });
+    JSON.get(&action).map_or("[]", String::as_str)
+}
+
 pub fn achievement_candidates(action: XpAction) -> serde_json::Value {
     let mut candidates: Vec<serde_json::Value> = ACHIEVEMENTS
         .iter()
