@@ -1,9 +1,17 @@
-//! DataLoaders: nested reads (a page of stories and their authors) in one query each.
+//! Batched loads: nested reads (a page of stories and their authors) in one query each.
+//!
+//! `Batcher` replaces async-graphql's DataLoader, which waits on tokio's timer before
+//! each batch even with a zero delay: tokio's timer ticks in milliseconds, so nearly
+//! every request with a nested read waited up to a millisecond doing nothing. Here the
+//! first load of a batch yields once instead: async-graphql polls sibling fields (the
+//! items of a list, the operations of a batch) in the same pass, so their keys join the
+//! batch before it runs.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use tokio::sync::oneshot;
 
 use chrono::{DateTime, Utc};
 
@@ -31,23 +39,21 @@ fn group<V>(keys: &[i64], rows: impl IntoIterator<Item = (i64, V)>) -> HashMap<i
     grouped
 }
 
-impl Loader<i64> for CommentsLoader {
+impl BatchLoad for CommentsLoader {
     type Value = Vec<CommentRecord>;
-    type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let mut connection = self.0.get().await.map_err(AppError::from)?;
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, AppError> {
+        let mut connection = self.0.get().await?;
         let rows = comments::for_stories(&mut connection, keys).await?;
         Ok(group(keys, rows.into_iter().map(|row| (row.story_id, row))))
     }
 }
 
-impl Loader<i64> for AchievementsLoader {
+impl BatchLoad for AchievementsLoader {
     type Value = Vec<(AchievementKey, DateTime<Utc>)>;
-    type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let mut connection = self.0.get().await.map_err(AppError::from)?;
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, AppError> {
+        let mut connection = self.0.get().await?;
         let rows = ledger::earned_achievements(&mut connection, keys).await?;
         Ok(group(
             keys,
@@ -56,34 +62,31 @@ impl Loader<i64> for AchievementsLoader {
     }
 }
 
-impl Loader<i64> for CharactersLoader {
+impl BatchLoad for CharactersLoader {
     type Value = Vec<CharacterRecord>;
-    type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let mut connection = self.0.get().await.map_err(AppError::from)?;
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, AppError> {
+        let mut connection = self.0.get().await?;
         let rows = characters::for_owners(&mut connection, keys).await?;
         Ok(group(keys, rows.into_iter().map(|row| (row.owner_id, row))))
     }
 }
 
-impl Loader<i64> for UserLoader {
+impl BatchLoad for UserLoader {
     type Value = UserRecord;
-    type Error = std::sync::Arc<AppError>;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, UserRecord>, Self::Error> {
-        let mut connection = self.0.get().await.map_err(AppError::from)?;
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, UserRecord>, AppError> {
+        let mut connection = self.0.get().await?;
         let users = accounts::find_many(&mut connection, keys).await?;
         Ok(users.into_iter().map(|user| (user.id, user)).collect())
     }
 }
 
-impl Loader<i64> for LikeCountLoader {
+impl BatchLoad for LikeCountLoader {
     type Value = i64;
-    type Error = std::sync::Arc<AppError>;
 
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, Self::Error> {
-        let mut connection = self.0.get().await.map_err(AppError::from)?;
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, AppError> {
+        let mut connection = self.0.get().await?;
         let counts = stories::like_counts(&mut connection, keys).await?;
         let mut by_story: HashMap<i64, i64> = keys.iter().map(|key| (*key, 0)).collect();
         by_story.extend(counts);
@@ -91,9 +94,118 @@ impl Loader<i64> for LikeCountLoader {
     }
 }
 
-/// Loads requested while one resolver level runs are batched without waiting: the
-/// default 1 ms pause would be added to nearly every request.
-const BATCH_DELAY: std::time::Duration = std::time::Duration::ZERO;
+/// A batched read by id: every key asked for is in the answer (absent: no such row).
+pub trait BatchLoad: Send + Sync + 'static {
+    type Value: Clone + Send + Sync + 'static;
+    fn load(
+        &self,
+        keys: &[i64],
+    ) -> impl Future<Output = Result<HashMap<i64, Self::Value>, AppError>> + Send;
+}
+
+type Answer<V> = Result<Arc<HashMap<i64, V>>, Arc<AppError>>;
+
+struct Batch<V> {
+    keys: Vec<i64>,
+    waiters: Vec<oneshot::Sender<Answer<V>>>,
+}
+
+/// Collects the keys loaded in one pass of a request and loads them in one query.
+pub struct Batcher<L: BatchLoad> {
+    loader: L,
+    pending: Mutex<Option<Batch<L::Value>>>,
+}
+
+/// Empties the pending batch if its leader is dropped before taking it: the waiters
+/// then see their sender gone and load alone, instead of waiting forever.
+struct Leader<'a, V> {
+    pending: &'a Mutex<Option<Batch<V>>>,
+}
+
+impl<V> Leader<'_, V> {
+    /// The batch, to load now.
+    fn take(self) -> Option<Batch<V>> {
+        let batch = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        std::mem::forget(self);
+        batch
+    }
+}
+
+impl<V> Drop for Leader<'_, V> {
+    fn drop(&mut self) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+impl<L: BatchLoad> Batcher<L> {
+    pub fn new(loader: L) -> Self {
+        Self {
+            loader,
+            pending: Mutex::new(None),
+        }
+    }
+
+    /// The value for `key`, loaded together with the keys other fields ask for meanwhile.
+    pub async fn load_one(&self, key: i64) -> Result<Option<L::Value>, Arc<AppError>> {
+        let waiter = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            match pending.as_mut() {
+                Some(batch) => {
+                    let (sender, receiver) = oneshot::channel();
+                    batch.keys.push(key);
+                    batch.waiters.push(sender);
+                    Some(receiver)
+                }
+                None => {
+                    *pending = Some(Batch {
+                        keys: vec![key],
+                        waiters: Vec::new(),
+                    });
+                    None
+                }
+            }
+        };
+        if let Some(receiver) = waiter {
+            return match receiver.await {
+                Ok(answer) => Ok(answer?.get(&key).cloned()),
+                // The batch's leader was dropped: load this key alone.
+                Err(_) => self.load_alone(key).await,
+            };
+        }
+        // This load leads the batch: let the fields polled in this pass join it.
+        let leader = Leader {
+            pending: &self.pending,
+        };
+        tokio::task::yield_now().await;
+        let Some(Batch { mut keys, waiters }) = leader.take() else {
+            return self.load_alone(key).await;
+        };
+        keys.sort_unstable();
+        keys.dedup();
+        let answer: Answer<L::Value> = self
+            .loader
+            .load(&keys)
+            .await
+            .map(Arc::new)
+            .map_err(Arc::new);
+        for waiter in waiters {
+            let _ = waiter.send(answer.clone());
+        }
+        Ok(answer?.get(&key).cloned())
+    }
+
+    async fn load_alone(&self, key: i64) -> Result<Option<L::Value>, Arc<AppError>> {
+        let mut values = self.loader.load(&[key]).await.map_err(Arc::new)?;
+        Ok(values.remove(&key))
+    }
+}
 
 /// The loaders of one request (shared by the operations of a batch), each made on
 /// first use: most requests need one or none.
@@ -102,15 +214,15 @@ pub struct Loaders(Arc<RequestLoaders>);
 
 struct RequestLoaders {
     pool: DbPool,
-    users: OnceLock<DataLoader<UserLoader>>,
-    like_counts: OnceLock<DataLoader<LikeCountLoader>>,
-    comments: OnceLock<DataLoader<CommentsLoader>>,
-    achievements: OnceLock<DataLoader<AchievementsLoader>>,
-    characters: OnceLock<DataLoader<CharactersLoader>>,
+    users: OnceLock<Batcher<UserLoader>>,
+    like_counts: OnceLock<Batcher<LikeCountLoader>>,
+    comments: OnceLock<Batcher<CommentsLoader>>,
+    achievements: OnceLock<Batcher<AchievementsLoader>>,
+    characters: OnceLock<Batcher<CharactersLoader>>,
 }
 
-fn loader<T: Loader<i64>>(inner: T) -> DataLoader<T> {
-    DataLoader::new(inner, tokio::spawn).delay(BATCH_DELAY)
+fn loader<T: BatchLoad>(inner: T) -> Batcher<T> {
+    Batcher::new(inner)
 }
 
 impl Loaders {
@@ -125,31 +237,31 @@ impl Loaders {
         }))
     }
 
-    pub fn users(&self) -> &DataLoader<UserLoader> {
+    pub fn users(&self) -> &Batcher<UserLoader> {
         self.0
             .users
             .get_or_init(|| loader(UserLoader(self.0.pool.clone())))
     }
 
-    pub fn like_counts(&self) -> &DataLoader<LikeCountLoader> {
+    pub fn like_counts(&self) -> &Batcher<LikeCountLoader> {
         self.0
             .like_counts
             .get_or_init(|| loader(LikeCountLoader(self.0.pool.clone())))
     }
 
-    pub fn comments(&self) -> &DataLoader<CommentsLoader> {
+    pub fn comments(&self) -> &Batcher<CommentsLoader> {
         self.0
             .comments
             .get_or_init(|| loader(CommentsLoader(self.0.pool.clone())))
     }
 
-    pub fn achievements(&self) -> &DataLoader<AchievementsLoader> {
+    pub fn achievements(&self) -> &Batcher<AchievementsLoader> {
         self.0
             .achievements
             .get_or_init(|| loader(AchievementsLoader(self.0.pool.clone())))
     }
 
-    pub fn characters(&self) -> &DataLoader<CharactersLoader> {
+    pub fn characters(&self) -> &Batcher<CharactersLoader> {
         self.0
             .characters
             .get_or_init(|| loader(CharactersLoader(self.0.pool.clone())))
@@ -171,4 +283,72 @@ pub fn shared_error(error: std::sync::Arc<AppError>) -> AppError {
 pub fn loaders<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Loaders, AppError> {
     ctx.data_opt::<Loaders>()
         .ok_or_else(|| AppError::Internal("no loaders in the request".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Squares its keys (none for 0) and counts its calls and the keys it was given.
+    #[derive(Default)]
+    struct Squares {
+        calls: AtomicUsize,
+        keys: Mutex<Vec<Vec<i64>>>,
+    }
+
+    impl BatchLoad for Arc<Squares> {
+        type Value = i64;
+        async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, AppError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.keys.lock().unwrap().push(keys.to_vec());
+            if keys.contains(&-1) {
+                return Err(AppError::Internal("no negative keys".into()));
+            }
+            Ok(keys
+                .iter()
+                .filter(|key| **key != 0)
+                .map(|key| (*key, key * key))
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn loads_of_one_pass_are_one_batch_with_each_key_once() {
+        let squares = Arc::new(Squares::default());
+        let batcher = Batcher::new(squares.clone());
+        let values =
+            futures_util::future::join_all([3, 1, 3, 0, 2].map(|key| batcher.load_one(key))).await;
+        let values: Vec<Option<i64>> = values.into_iter().map(Result::unwrap).collect();
+        assert_eq!(values, [Some(9), Some(1), Some(9), None, Some(4)]);
+        assert_eq!(squares.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(*squares.keys.lock().unwrap(), [vec![0, 1, 2, 3]]);
+        // The next pass is a batch of its own.
+        assert_eq!(batcher.load_one(5).await.unwrap(), Some(25));
+        assert_eq!(squares.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_fails_every_load_in_it() {
+        let batcher = Batcher::new(Arc::new(Squares::default()));
+        let (bad, good) = tokio::join!(batcher.load_one(-1), batcher.load_one(2));
+        assert!(bad.is_err());
+        assert!(good.is_err());
+        assert_eq!(batcher.load_one(2).await.unwrap(), Some(4));
+    }
+
+    #[tokio::test]
+    async fn loads_still_answer_when_the_batchs_leader_is_dropped() {
+        let squares = Arc::new(Squares::default());
+        let batcher = Batcher::new(squares.clone());
+        let mut leader = Box::pin(batcher.load_one(2));
+        // The leader registers the batch and yields; a second load joins it.
+        assert!(futures_util::poll!(leader.as_mut()).is_pending());
+        let mut follower = Box::pin(batcher.load_one(3));
+        assert!(futures_util::poll!(follower.as_mut()).is_pending());
+        drop(leader);
+        assert_eq!(follower.await.unwrap(), Some(9));
+        assert_eq!(*squares.keys.lock().unwrap(), [vec![3]]);
+    }
 }
