@@ -19,11 +19,13 @@ use sha2::Digest;
 use super::limits;
 
 /// Distinct query texts remembered (least recently used ones are forgotten).
-pub const CACHED_QUERIES: usize = 512;
-/// Longer query texts are parsed every time: the cache's memory stays bounded.
+pub const CACHED_QUERIES: usize = 256;
+/// Longer query texts are parsed every time and not registered as persisted queries
+/// (a client then simply sends the text again): the caches' memory stays bounded, to a
+/// few tens of MB at most, whatever clients send.
 pub const MAX_CACHED_QUERY_BYTES: usize = 8 * 1024;
 /// Automatic Persisted Queries remembered.
-pub const PERSISTED_QUERIES: usize = 1024;
+pub const PERSISTED_QUERIES: usize = 256;
 
 type Cache = Mutex<LruCache<String, Arc<ExecutableDocument>>>;
 
@@ -100,7 +102,9 @@ impl Documents {
             return Err(ServerError::new("provided sha does not match query", None));
         }
         let document = self.parse(&request.query)?;
-        lock(&self.persisted).put(hash, document.clone());
+        if request.query.len() <= MAX_CACHED_QUERY_BYTES {
+            lock(&self.persisted).put(hash, document.clone());
+        }
         Ok(document)
     }
 
@@ -124,4 +128,66 @@ fn lock(cache: &Cache) -> std::sync::MutexGuard<'_, LruCache<String, Arc<Executa
     cache
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn persisted(hash: &str) -> async_graphql::Value {
+        async_graphql::value!({ "version": 1, "sha256Hash": hash })
+    }
+
+    #[test]
+    fn a_query_text_is_parsed_once_and_long_ones_are_not_kept() {
+        let documents = Documents::default();
+        for _ in 0..3 {
+            let mut request = Request::new("{ xpRewards { xp } }");
+            documents.prepare(&mut request).unwrap();
+        }
+        assert_eq!(lock(&documents.parsed).len(), 1);
+        let long = format!(
+            "{{ xpRewards {{ xp }} }} {}",
+            "#".repeat(MAX_CACHED_QUERY_BYTES)
+        );
+        documents.prepare(&mut Request::new(long)).unwrap();
+        assert_eq!(lock(&documents.parsed).len(), 1);
+        let broken = documents.prepare(&mut Request::new("{ xpRewards { xp }"));
+        assert!(broken.is_err());
+        assert_eq!(lock(&documents.parsed).len(), 1, "errors are not kept");
+    }
+
+    #[test]
+    fn persisted_queries_are_found_by_hash_once_registered() {
+        let documents = Documents::default();
+        let query = "{ xpRewards { xp } }";
+        let hash: String = sha2::Sha256::digest(query.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        let mut by_hash = Request::new("");
+        by_hash
+            .extensions
+            .insert("persistedQuery".into(), persisted(&hash));
+        let missing = documents.prepare(&mut by_hash).unwrap_err();
+        assert_eq!(missing.message, "PersistedQueryNotFound");
+
+        let mut wrong = Request::new(query);
+        wrong
+            .extensions
+            .insert("persistedQuery".into(), persisted("00"));
+        let wrong = documents.prepare(&mut wrong).unwrap_err();
+        assert_eq!(wrong.message, "provided sha does not match query");
+
+        let mut register = Request::new(query);
+        register
+            .extensions
+            .insert("persistedQuery".into(), persisted(&hash));
+        documents.prepare(&mut register).unwrap();
+        let mut by_hash = Request::new("");
+        by_hash
+            .extensions
+            .insert("persistedQuery".into(), persisted(&hash));
+        documents.prepare(&mut by_hash).unwrap();
+    }
 }
