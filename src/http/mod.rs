@@ -114,6 +114,15 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
         .on_upgrade(move |socket| websocket::serve(socket, protocol, state))
 }
 
+/// One operation, or a batch when the body is a JSON array. (BatchRequest's own
+/// untagged deserialisation buffers the whole body before it tries either shape.)
+fn parse_request(body: &[u8]) -> serde_json::Result<BatchRequest> {
+    match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        Some(b'[') => serde_json::from_slice(body).map(BatchRequest::Batch),
+        _ => serde_json::from_slice(body).map(BatchRequest::Single),
+    }
+}
+
 fn bad_request(message: &str) -> Response {
     (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
 }
@@ -134,7 +143,7 @@ async fn graphql(
     if !is_json {
         return bad_request("Content-Type must be application/json");
     }
-    let request: BatchRequest = match serde_json::from_slice(&body) {
+    let request: BatchRequest = match parse_request(&body) {
         Ok(request) => request,
         Err(error) => {
             return bad_request(&format!(
