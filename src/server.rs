@@ -21,8 +21,11 @@ use crate::live::{LiveHub, listener};
 /// while it holds a lock stalls the others (at 32 connections on 2 cores, createStory's
 /// p99 was twice that at 8: BENCHMARKS.md). Requests beyond it wait for a connection.
 pub fn default_pool_size() -> u16 {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    u16::try_from(cores.saturating_mul(4).clamp(4, 32)).unwrap_or(32)
+    u16::try_from(cores().saturating_mul(4).clamp(4, 32)).unwrap_or(32)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// The default number of runtime threads: one per core, or half the cores (at least
@@ -32,11 +35,10 @@ pub fn default_pool_size() -> u16 {
 /// (futex calls, cross-core wake-ups) as PostgreSQL takes the cores from it: with half
 /// the threads the server spent 20-35% less CPU per request on 2 cores (BENCHMARKS.md).
 pub fn default_worker_threads(database_url: Option<&str>) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     if database_url.is_none_or(db::is_on_this_machine) {
-        (cores / 2).max(1)
+        (cores() / 2).max(1)
     } else {
-        cores
+        cores()
     }
 }
 
@@ -80,21 +82,18 @@ pub fn state_with(
     let live = LiveHub::default();
     let throttle = Arc::new(AuthThrottle::per_minute(options.auth_attempts_per_minute));
     tokio::spawn(listener::listen(database_url.to_string(), live.clone()));
+    let schema = |endpoint| {
+        build_schema(
+            endpoint,
+            Some(pool.clone()),
+            Some(keys.clone()),
+            Some(live.clone()),
+            Some(throttle.clone()),
+        )
+    };
     Ok(AppState {
-        schema: build_schema(
-            Endpoint::Http,
-            Some(pool.clone()),
-            Some(keys.clone()),
-            Some(live.clone()),
-            Some(throttle.clone()),
-        ),
-        websocket_schema: build_schema(
-            Endpoint::WebSocket,
-            Some(pool.clone()),
-            Some(keys.clone()),
-            Some(live.clone()),
-            Some(throttle.clone()),
-        ),
+        schema: schema(Endpoint::Http),
+        websocket_schema: schema(Endpoint::WebSocket),
         documents: Arc::new(Documents::default()),
         pool,
         keys,

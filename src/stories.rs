@@ -10,7 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::auth::Caller;
 use crate::db::schema::{stories, story_likes, story_reads};
 use crate::error::AppError;
-use crate::xp::award::{MaybeAwardColumns, award_from_columns, award_parameters};
+use crate::xp::award::{AwardParameters, MaybeAwardColumns, MaybeAwardSql, award_from_columns};
 use crate::xp::rules::Subject;
 use crate::xp::{Award, AwardRequest, XpAction, award};
 
@@ -119,14 +119,11 @@ pub async fn create(
     content: String,
 ) -> Result<StoryOutcome, AppError> {
     validate(&title, &content)?;
-    let (amount, achievement_xp, candidates) = award_parameters(XpAction::StoryCreated);
     let call = StoryCall::Create(CreateCall {
         author,
         title: title.trim().to_string(),
         content,
-        amount,
-        achievement_xp,
-        candidates,
+        award: AwardParameters::for_action(XpAction::StoryCreated),
     });
     let row = call
         .run(connection)
@@ -176,16 +173,13 @@ pub async fn like(
     id: i64,
 ) -> Result<StoryOutcome, AppError> {
     let user = caller.require_user()?;
-    let (amount, achievement_xp, candidates) = award_parameters(XpAction::StoryLiked);
     let call = StoryCall::Like(LikeCall {
         story: id,
         liker: user,
         subject: Subject::StoryBy { story: id, user }
             .key()
             .unwrap_or_default(),
-        amount,
-        achievement_xp,
-        candidates,
+        award: AwardParameters::for_action(XpAction::StoryLiked),
     });
     let row = call
         .run(connection)
@@ -290,55 +284,34 @@ struct CreateCall {
     author: i64,
     title: String,
     content: String,
-    amount: i32,
-    achievement_xp: i32,
-    candidates: &'static str,
+    award: AwardParameters,
 }
 
 struct LikeCall {
     story: i64,
     liker: i64,
     subject: String,
-    amount: i32,
-    achievement_xp: i32,
-    candidates: &'static str,
+    award: AwardParameters,
 }
 
-type StoryActionRow = (
-    i64,
-    i64,
-    String,
-    String,
-    bool,
-    DateTime<Utc>,
-    Option<i32>,
-    Option<i32>,
-    Option<i32>,
-    Option<i32>,
-    Option<Vec<String>>,
-    Option<DateTime<Utc>>,
-    Option<i64>,
-    i64,
-);
 type StoryActionSql = (
-    sql::BigInt,
-    sql::BigInt,
-    sql::Text,
-    sql::Text,
-    sql::Bool,
-    sql::Timestamptz,
-    sql::Nullable<sql::Integer>,
-    sql::Nullable<sql::Integer>,
-    sql::Nullable<sql::Integer>,
-    sql::Nullable<sql::Integer>,
-    sql::Nullable<sql::Array<sql::Text>>,
-    sql::Nullable<sql::Timestamptz>,
-    sql::Nullable<sql::BigInt>,
+    (
+        sql::BigInt,
+        sql::BigInt,
+        sql::Text,
+        sql::Text,
+        sql::Bool,
+        sql::Timestamptz,
+    ),
+    MaybeAwardSql,
     sql::BigInt,
 );
 
 const RETURNED: &str = "SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM ";
 
+/// A row of `create_story` / `like_story`: the story, the award columns (NULL when
+/// nothing was earned), the story's like count.
+#[derive(Queryable)]
 struct StoryActionResult {
     story: StoryRecord,
     award: MaybeAwardColumns,
@@ -360,41 +333,10 @@ impl StoryCall {
         self,
         connection: &mut AsyncPgConnection,
     ) -> Result<Option<StoryActionResult>, AppError> {
-        let row: Option<StoryActionRow> = match self {
+        Ok(match self {
             StoryCall::Create(call) => call.get_result(connection).await.optional()?,
             StoryCall::Like(call) => call.get_result(connection).await.optional()?,
-        };
-        Ok(row.map(
-            |(
-                id,
-                author_id,
-                title,
-                content,
-                published,
-                created_at,
-                gained,
-                total,
-                level,
-                previous,
-                unlocked,
-                at,
-                notification,
-                like_count,
-            )| {
-                StoryActionResult {
-                    story: StoryRecord {
-                        id,
-                        author_id,
-                        title,
-                        content,
-                        published,
-                        created_at,
-                    },
-                    award: (gained, total, level, previous, unlocked, at, notification),
-                    like_count,
-                }
-            },
-        ))
+        })
     }
 }
 
@@ -424,13 +366,7 @@ impl QueryFragment<Pg> for CreateCall {
         out.push_sql(", ");
         out.push_bind_param::<sql::Text, _>(&self.content)?;
         out.push_sql(", ");
-        out.push_bind_param::<sql::Integer, _>(&self.amount)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Integer, _>(&self.achievement_xp)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Text, _>(&self.candidates)?;
-        out.push_sql("::jsonb)");
-        Ok(())
+        self.award.push_binds(&mut out)
     }
 }
 
@@ -444,12 +380,6 @@ impl QueryFragment<Pg> for LikeCall {
         out.push_sql(", ");
         out.push_bind_param::<sql::Text, _>(&self.subject)?;
         out.push_sql(", ");
-        out.push_bind_param::<sql::Integer, _>(&self.amount)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Integer, _>(&self.achievement_xp)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Text, _>(&self.candidates)?;
-        out.push_sql("::jsonb)");
-        Ok(())
+        self.award.push_binds(&mut out)
     }
 }

@@ -73,11 +73,9 @@ struct AwardCall {
     recipient: i64,
     action: &'static str,
     subject: Option<String>,
-    amount: i32,
     reason: Option<String>,
     notify: bool,
-    achievement_xp: i32,
-    candidates: &'static str,
+    parameters: AwardParameters,
 }
 
 impl QueryId for AwardCall {
@@ -108,12 +106,48 @@ impl QueryFragment<Pg> for AwardCall {
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&self.subject)?;
         out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.amount)?;
+        out.push_bind_param::<Integer, _>(&self.parameters.amount)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&self.reason)?;
         out.push_sql(", ");
         out.push_bind_param::<Bool, _>(&self.notify)?;
         out.push_sql(", ");
+        self.parameters.push_achievements(&mut out)
+    }
+}
+
+/// What every call of `award_xp` (direct, or inside `create_story` / `like_story`)
+/// passes from `xp/rules.rs`: the amount, the XP per achievement and the achievements
+/// the action may unlock.
+pub(crate) struct AwardParameters {
+    pub amount: i32,
+    achievement_xp: i32,
+    candidates: &'static str,
+}
+
+impl AwardParameters {
+    /// The table amount of an action (0 for CUSTOM, whose caller gives it).
+    pub fn for_action(action: XpAction) -> Self {
+        Self::with_amount(action, action.xp().unwrap_or_default())
+    }
+
+    fn with_amount(action: XpAction, amount: i32) -> Self {
+        Self {
+            amount,
+            achievement_xp: XpAction::AchievementEarned.xp().unwrap_or_default(),
+            candidates: achievement_candidates_json(action),
+        }
+    }
+
+    /// Binds `amount` (when `with_amount`), the achievement XP and the candidates as the
+    /// last arguments of a call, and closes it.
+    pub fn push_binds<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_bind_param::<Integer, _>(&self.amount)?;
+        out.push_sql(", ");
+        self.push_achievements(out)
+    }
+
+    fn push_achievements<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_bind_param::<Integer, _>(&self.achievement_xp)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.candidates)?;
@@ -132,6 +166,17 @@ pub(crate) type MaybeAwardColumns = (
     Option<Vec<String>>,
     Option<DateTime<Utc>>,
     Option<i64>,
+);
+
+/// The SQL types of `MaybeAwardColumns`.
+pub(crate) type MaybeAwardSql = (
+    Nullable<Integer>,
+    Nullable<Integer>,
+    Nullable<Integer>,
+    Nullable<Integer>,
+    Nullable<Array<Text>>,
+    Nullable<Timestamptz>,
+    Nullable<BigInt>,
 );
 
 /// The award in such columns, if any.
@@ -159,16 +204,6 @@ pub(crate) fn award_from_columns(
     })
 }
 
-/// The table amount of an action (None for CUSTOM) and the achievement parameters
-/// the SQL award function takes.
-pub(crate) fn award_parameters(action: XpAction) -> (i32, i32, &'static str) {
-    (
-        action.xp().unwrap_or_default(),
-        XpAction::AchievementEarned.xp().unwrap_or_default(),
-        achievement_candidates_json(action),
-    )
-}
-
 /// Awards XP; `Ok(None)` when this award was already made (nothing earned).
 /// Call it inside the action's transaction, recipients in ascending id order when a
 /// transaction awards several users (the user rows are locked until commit).
@@ -185,16 +220,13 @@ pub async fn award(
             )));
         }
     };
-    let achievement_xp = XpAction::AchievementEarned.xp().unwrap_or_default();
     let call = AwardCall {
         recipient: request.recipient,
         action: request.action.as_str(),
         subject: request.subject.key(),
-        amount,
         reason: request.reason,
         notify: request.notify,
-        achievement_xp,
-        candidates: achievement_candidates_json(request.action),
+        parameters: AwardParameters::with_amount(request.action, amount),
     };
     let row: Option<AwardRow> = call.get_result(connection).await.optional()?;
     Ok(row.map(
