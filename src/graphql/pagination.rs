@@ -8,6 +8,13 @@ use crate::error::AppError;
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 pub const MAX_PAGE_SIZE: i32 = 100;
 
+/// The complexity of a page of `first` items (the default page when absent), each
+/// costing `child`: what the schema's complexity limit counts for paginated fields.
+pub fn page_complexity(first: Option<i32>, child: usize) -> usize {
+    let items = first.unwrap_or(DEFAULT_PAGE_SIZE).clamp(0, MAX_PAGE_SIZE);
+    usize::try_from(items).unwrap_or_default() * child + 1
+}
+
 pub type IdCursor = OpaqueCursor<i64>;
 
 /// A validated page request: how many rows, after which id.
@@ -59,5 +66,18 @@ impl PageRequest {
                 .map(|row| Edge::new(OpaqueCursor(id(&row)), node(row))),
         );
         connection
+    }
+}
+
+#[cfg(test)]
+mod complexity_tests {
+    use super::page_complexity;
+
+    #[test]
+    fn a_page_costs_its_items_bounded_by_the_largest_page() {
+        assert_eq!(page_complexity(None, 3), 20 * 3 + 1);
+        assert_eq!(page_complexity(Some(5), 3), 16);
+        assert_eq!(page_complexity(Some(10_000), 2), 201);
+        assert_eq!(page_complexity(Some(-4), 2), 1);
     }
 }

@@ -39,7 +39,7 @@ pub struct SocialQuery;
 #[Object]
 impl SocialQuery {
     /// Users by XP, then username; ties share a rank. FRIENDS: the caller and mutual friends.
-    #[graphql(complexity = "first.clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "super::pagination::page_complexity(Some(first), child_complexity)")]
     async fn leaderboard(
         &self,
         ctx: &Context<'_>,

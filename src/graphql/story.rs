@@ -130,7 +130,7 @@ impl StoryQuery {
     }
 
     /// Published stories (and the caller's own drafts), newest first.
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "super::pagination::page_complexity(first, child_complexity)")]
     async fn stories(
         &self,
         ctx: &Context<'_>,

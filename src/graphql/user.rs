@@ -84,7 +84,7 @@ impl User {
             .collect())
     }
     /// The XP ledger, newest first. Visible to the user themself only.
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "super::pagination::page_complexity(first, child_complexity)")]
     async fn xp_history(
         &self,
         ctx: &Context<'_>,
