@@ -21,6 +21,10 @@ const STORIES: i64 = 5_000;
 const WARM_UP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(4);
 const CONCURRENCY: [usize; 3] = [16, 32, 64];
+/// Each side runs twice per row, in the order storyxp, ceiling, ceiling, storyxp: a run
+/// leaves the tables bigger and autovacuum busier for the run after it, which neither
+/// side should get alone.
+const RUNS_PER_SIDE: usize = 2;
 const SECRET: &str = "bench-secret-bench-secret-bench-secret!!";
 
 #[derive(Clone, Copy, PartialEq)]
@@ -68,6 +72,16 @@ impl Random {
 struct Outcome {
     latencies: Vec<Duration>,
     errors: u64,
+    /// Successful requests of the whole run, warm-up included.
+    completed: u64,
+}
+
+/// One run of one side: its clients' outcomes, the CPU used in the measured window,
+/// and PostgreSQL's WAL flushes over the whole run.
+struct Run {
+    outcomes: Vec<Outcome>,
+    cpu: CpuUse,
+    wal_flushes: Option<f64>,
 }
 
 struct Row {
@@ -84,21 +98,36 @@ struct Summary {
     errors: u64,
     /// CPU per completed request: (server, PostgreSQL, clients).
     cpu: CpuUse,
+    /// Requests per WAL flush: how many commits PostgreSQL's group commit made durable
+    /// with one fsync (None for reads, or when pg_stat_wal is missing).
+    per_flush: Option<f64>,
 }
 
-fn summarise((mut outcomes, cpu): (Vec<Outcome>, CpuUse)) -> Summary {
-    let mut latencies: Vec<Duration> = outcomes
-        .iter_mut()
-        .flat_map(|outcome| outcome.latencies.drain(..))
-        .collect();
+/// The runs of one side taken together.
+fn summarise(runs: Vec<Run>) -> Summary {
+    let mut latencies = Vec::new();
+    let (mut errors, mut completed, mut flushes) = (0, 0, Some(0.0));
+    let mut cpu = CpuUse::default();
+    for run in runs {
+        for outcome in run.outcomes {
+            latencies.extend(outcome.latencies);
+            errors += outcome.errors;
+            completed += outcome.completed;
+        }
+        cpu = cpu.plus(&run.cpu);
+        flushes = flushes.zip(run.wal_flushes).map(|(a, b)| a + b);
+    }
     latencies.sort();
     let percentile = |p| support::percentile(&latencies, p);
     Summary {
-        per_second: latencies.len() as f64 / MEASURE.as_secs_f64(),
+        per_second: latencies.len() as f64 / (MEASURE.as_secs_f64() * RUNS_PER_SIDE as f64),
         p50: percentile(0.50),
         p99: percentile(0.99),
-        errors: outcomes.iter().map(|outcome| outcome.errors).sum(),
+        errors,
         cpu: cpu.per(latencies.len()),
+        per_flush: flushes
+            .filter(|flushes| *flushes >= 1.0)
+            .map(|flushes| completed as f64 / flushes),
     }
 }
 
@@ -151,20 +180,26 @@ async fn run(url: String) -> support::BenchResult {
             continue;
         }
         for &clients in &concurrency {
-            analyze(&url).await?;
-            let storyxp = summarise(
-                drive(clients, server_pid, |seed| {
-                    storyxp_client(base.clone(), tokens.clone(), operation, seed)
-                })
-                .await,
-            );
-            analyze(&url).await?;
-            let ceiling = summarise(
-                drive(clients, None, |seed| {
-                    ceiling_client(url.clone(), operation, seed)
-                })
-                .await,
-            );
+            let (mut storyxp, mut ceiling) = (Vec::new(), Vec::new());
+            for storyxp_now in [true, false, false, true] {
+                analyze(&url).await?;
+                if storyxp_now {
+                    storyxp.push(
+                        drive(clients, server_pid, &url, |seed| {
+                            storyxp_client(base.clone(), tokens.clone(), operation, seed)
+                        })
+                        .await,
+                    );
+                } else {
+                    ceiling.push(
+                        drive(clients, None, &url, |seed| {
+                            ceiling_client(url.clone(), operation, seed)
+                        })
+                        .await,
+                    );
+                }
+            }
+            let (storyxp, ceiling) = (summarise(storyxp), summarise(ceiling));
             eprintln!(
                 "{} x{clients}: {:.0}/s vs ceiling {:.0}/s",
                 operation.name(),
@@ -181,12 +216,12 @@ async fn run(url: String) -> support::BenchResult {
     }
     let mut floors = Vec::new();
     for &clients in concurrency.iter().filter(|_| wanted(Operation::NoDatabase)) {
-        let floor = summarise(
-            drive(clients, server_pid, |seed| {
+        let floor = summarise(vec![
+            drive(clients, server_pid, &url, |seed| {
                 storyxp_client(base.clone(), tokens.clone(), Operation::NoDatabase, seed)
             })
             .await,
-        );
+        ]);
         floors.push(format!(
             "{clients} clients: {:.0} req/s (p50 {:.2} ms, server CPU {:.3} ms/req)",
             floor.per_second,
@@ -217,22 +252,29 @@ async fn run(url: String) -> support::BenchResult {
         );
     }
     println!(
-        "\nCPU per request in ms (user + system, from /proc), storyxp then ceiling: server / PostgreSQL / clients"
+        "\nCPU per request in ms (user + system, from /proc), storyxp then ceiling: server / PostgreSQL / clients; and requests per WAL flush (group commit, pg_stat_wal)"
     );
     println!(
-        "| operation | clients | storyxp: server | PostgreSQL | clients | ceiling: PostgreSQL | clients |"
+        "| operation | clients | storyxp: server | PostgreSQL | clients | per flush | ceiling: PostgreSQL | clients | per flush |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    // Reads commit nothing; what little WAL a read run flushes is background work.
+    let per_flush = |row: &Row, summary: &Summary| match summary.per_flush {
+        Some(requests) if row.operation != Operation::Me => format!("{requests:.1}"),
+        _ => "-".to_string(),
+    };
     for row in &rows {
         println!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {} | {:.3} | {:.3} | {} |",
             row.operation.name(),
             row.clients,
             ms(row.storyxp.cpu.server),
             ms(row.storyxp.cpu.postgres),
             ms(row.storyxp.cpu.clients),
+            per_flush(row, &row.storyxp),
             ms(row.ceiling.cpu.postgres),
             ms(row.ceiling.cpu.clients),
+            per_flush(row, &row.ceiling),
         );
     }
     println!(
@@ -255,7 +297,7 @@ async fn analyze(url: &str) -> Result<(), tokio_postgres::Error> {
 }
 
 /// Runs `clients` copies of a client for the warm-up and the measured window.
-async fn drive<F, Fut>(clients: usize, server: Option<u32>, client: F) -> (Vec<Outcome>, CpuUse)
+async fn drive<F, Fut>(clients: usize, server: Option<u32>, url: &str, client: F) -> Run
 where
     F: Fn(u64) -> Fut,
     Fut: std::future::Future<Output = Outcome> + Send + 'static,
@@ -265,6 +307,7 @@ where
     // PostgreSQL far less than the first-time likes the benchmark is about.
     static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let flushes_before = wal_flushes(url).await;
     let (measure_from, until) = window();
     let sampler = tokio::spawn(async move {
         tokio::time::sleep_until(measure_from.into()).await;
@@ -309,7 +352,31 @@ where
     for task in tasks {
         outcomes.push(task.await.unwrap_or_default());
     }
-    (outcomes, sampler.await.unwrap_or_default())
+    let cpu = sampler.await.unwrap_or_default();
+    // A backend reports its statistics at most once a second, when it goes idle.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let wal_flushes = flushes_before
+        .zip(wal_flushes(url).await)
+        .map(|(before, after)| after - before);
+    Run {
+        outcomes,
+        cpu,
+        wal_flushes,
+    }
+}
+
+/// The WAL flushes (fsyncs) PostgreSQL has made so far, from pg_stat_wal (PostgreSQL
+/// 14 and later); None when it cannot be read.
+async fn wal_flushes(url: &str) -> Option<f64> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .ok()?;
+    tokio::spawn(connection);
+    let row = client
+        .query_one("SELECT wal_sync::float8 FROM pg_stat_wal", &[])
+        .await
+        .ok()?;
+    row.try_get(0).ok()
 }
 
 /// CPU time (user + system, from /proc) of the storyxp server, of all PostgreSQL
@@ -351,6 +418,14 @@ impl CpuUse {
             server: self.server / requests,
             postgres: self.postgres / requests,
             clients: self.clients / requests,
+        }
+    }
+
+    fn plus(&self, other: &CpuUse) -> CpuUse {
+        CpuUse {
+            server: self.server + other.server,
+            postgres: self.postgres + other.postgres,
+            clients: self.clients + other.clients,
         }
     }
 
@@ -433,6 +508,7 @@ async fn storyxp_client(
         let ok = post(&mut connection, &address, &tokens[user], body.to_string())
             .await
             .unwrap_or(false);
+        outcome.completed += u64::from(ok);
         if started >= measure_from {
             if ok {
                 outcome.latencies.push(started.elapsed());
@@ -552,6 +628,7 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
             Ok(())
         }
         .await;
+        outcome.completed += u64::from(result.is_ok());
         if started >= measure_from {
             match result {
                 Ok(()) => outcome.latencies.push(started.elapsed()),
