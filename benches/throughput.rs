@@ -579,8 +579,8 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
         storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StoryCreated).to_string();
     let prepare = |sql: &'static str| client.prepare(sql);
     let (Ok(like), Ok(create), Ok(find_users)) = (
-        prepare("SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM like_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
-        prepare("SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM create_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
+        prepare("SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM like_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
+        prepare("SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM create_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
         prepare("SELECT id, username, email, experience_points, level, is_admin, created_at FROM users WHERE id = ANY($1)").await,
     ) else {
         outcome.errors += 1;

@@ -121,11 +121,7 @@ pub async fn complete(
                     author_award = earned;
                 }
             }
-            Ok(StoryOutcome {
-                story,
-                award: author_award,
-                like_count: None,
-            })
+            Ok(StoryOutcome::whole(story, author_award))
         })
         .await
 }

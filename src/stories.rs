@@ -28,12 +28,60 @@ pub struct StoryRecord {
     pub created_at: DateTime<Utc>,
 }
 
+impl StoryRecord {
+    /// The story's columns, and its text apart.
+    pub fn split(self) -> (StoryHeader, String) {
+        let StoryRecord {
+            id,
+            author_id,
+            title,
+            content,
+            published,
+            created_at,
+        } = self;
+        let header = StoryHeader {
+            id,
+            author_id,
+            title,
+            published,
+            created_at,
+        };
+        (header, content)
+    }
+}
+
+/// A story's columns but its text (up to 100,000 characters), as `like_story` and
+/// `create_story` return them: a like does not carry the text back and forth.
+#[derive(Debug, Clone, Queryable)]
+pub struct StoryHeader {
+    pub id: i64,
+    pub author_id: i64,
+    pub title: String,
+    pub published: bool,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A story and what the action earned (None when it earned nothing).
 pub struct StoryOutcome {
-    pub story: StoryRecord,
+    pub story: StoryHeader,
+    /// The story's text, unless the action's statement left it out (likeStory).
+    pub content: Option<String>,
     pub award: Option<Award>,
     /// The story's like count, when the action's statement returned it.
     pub like_count: Option<i64>,
+}
+
+impl StoryOutcome {
+    /// An outcome carrying the whole story, without a like count.
+    pub fn whole(story: StoryRecord, award: Option<Award>) -> Self {
+        let (story, content) = story.split();
+        Self {
+            story,
+            content: Some(content),
+            award,
+            like_count: None,
+        }
+    }
 }
 
 fn validate(title: &str, content: &str) -> Result<(), AppError> {
@@ -119,17 +167,30 @@ pub async fn create(
     content: String,
 ) -> Result<StoryOutcome, AppError> {
     validate(&title, &content)?;
-    let call = StoryCall::Create(CreateCall {
+    let call = CreateCall {
         author,
         title: title.trim().to_string(),
         content,
         award: AwardParameters::for_action(XpAction::StoryCreated),
-    });
-    let row = call
-        .run(connection)
-        .await?
+    };
+    let row = (&call)
+        .get_result::<StoryActionResult>(connection)
+        .await
+        .optional()?
         .ok_or_else(|| AppError::Internal("create_story returned no row".into()))?;
-    Ok(row.into_outcome(author, XpAction::StoryCreated))
+    // The statement does not send back the text it was given.
+    Ok(row.into_outcome(author, XpAction::StoryCreated, Some(call.content)))
+}
+
+/// A story's text, read apart from the story when an action left it out.
+pub async fn text(connection: &mut AsyncPgConnection, id: i64) -> Result<String, AppError> {
+    stories::table
+        .find(id)
+        .select(stories::content)
+        .first(connection)
+        .await
+        .optional()?
+        .ok_or_else(|| AppError::not_found("story"))
 }
 
 /// Publishes the caller's story; the first publication ever earns STORY_PUBLISHED.
@@ -157,11 +218,7 @@ pub async fn publish(
                 AwardRequest::new(user, XpAction::StoryPublished, Subject::Story(id)),
             )
             .await?;
-            Ok(StoryOutcome {
-                story,
-                award,
-                like_count: None,
-            })
+            Ok(StoryOutcome::whole(story, award))
         })
         .await
 }
@@ -173,20 +230,21 @@ pub async fn like(
     id: i64,
 ) -> Result<StoryOutcome, AppError> {
     let user = caller.require_user()?;
-    let call = StoryCall::Like(LikeCall {
+    let call = LikeCall {
         story: id,
         liker: user,
         subject: Subject::StoryBy { story: id, user }
             .key()
             .unwrap_or_default(),
         award: AwardParameters::for_action(XpAction::StoryLiked),
-    });
+    };
     let row = call
-        .run(connection)
-        .await?
+        .get_result::<StoryActionResult>(connection)
+        .await
+        .optional()?
         .ok_or_else(|| AppError::not_found("story"))?;
     let author = row.story.author_id;
-    Ok(row.into_outcome(author, XpAction::StoryLiked))
+    Ok(row.into_outcome(author, XpAction::StoryLiked, None))
 }
 
 /// Reads a story; the reader earns STORY_READ once per story (reading your own earns nothing).
@@ -200,11 +258,7 @@ pub async fn read(
         .transaction(async move |connection| {
             let story = require_visible(connection, caller, id).await?;
             if story.author_id == user {
-                return Ok(StoryOutcome {
-                    story,
-                    award: None,
-                    like_count: None,
-                });
+                return Ok(StoryOutcome::whole(story, None));
             }
             diesel::insert_into(story_reads::table)
                 .values((story_reads::story_id.eq(id), story_reads::user_id.eq(user)))
@@ -216,11 +270,7 @@ pub async fn read(
                 AwardRequest::new(user, XpAction::StoryRead, Subject::Story(id)),
             )
             .await?;
-            Ok(StoryOutcome {
-                story,
-                award,
-                like_count: None,
-            })
+            Ok(StoryOutcome::whole(story, award))
         })
         .await
 }
@@ -275,11 +325,6 @@ pub async fn like_counts(
 /// and `like_story` (migrations/) do the write and call `award_xp` in the statement's
 /// own transaction, one round trip in all. Each call has a static query id, so a
 /// connection prepares it once.
-enum StoryCall {
-    Create(CreateCall),
-    Like(LikeCall),
-}
-
 struct CreateCall {
     author: i64,
     title: String,
@@ -299,7 +344,6 @@ type StoryActionSql = (
         sql::BigInt,
         sql::BigInt,
         sql::Text,
-        sql::Text,
         sql::Bool,
         sql::Timestamptz,
     ),
@@ -307,36 +351,30 @@ type StoryActionSql = (
     sql::BigInt,
 );
 
-const RETURNED: &str = "SELECT id, author_id, title, content, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM ";
+const RETURNED: &str = "SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM ";
 
-/// A row of `create_story` / `like_story`: the story, the award columns (NULL when
-/// nothing was earned), the story's like count.
+/// A row of `create_story` / `like_story`: the story without its text, the award
+/// columns (NULL when nothing was earned), the story's like count.
 #[derive(Queryable)]
 struct StoryActionResult {
-    story: StoryRecord,
+    story: StoryHeader,
     award: MaybeAwardColumns,
     like_count: i64,
 }
 
 impl StoryActionResult {
-    fn into_outcome(self, recipient: i64, action: XpAction) -> StoryOutcome {
+    fn into_outcome(
+        self,
+        recipient: i64,
+        action: XpAction,
+        content: Option<String>,
+    ) -> StoryOutcome {
         StoryOutcome {
             award: award_from_columns(recipient, action, self.award),
             story: self.story,
+            content,
             like_count: Some(self.like_count),
         }
-    }
-}
-
-impl StoryCall {
-    async fn run(
-        self,
-        connection: &mut AsyncPgConnection,
-    ) -> Result<Option<StoryActionResult>, AppError> {
-        Ok(match self {
-            StoryCall::Create(call) => call.get_result(connection).await.optional()?,
-            StoryCall::Like(call) => call.get_result(connection).await.optional()?,
-        })
     }
 }
 

@@ -1,5 +1,7 @@
 //! Stories in the API: reading, writing, publishing, liking and deleting.
 
+use std::borrow::Cow;
+
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -11,10 +13,13 @@ use super::pagination::{IdCursor, PageRequest};
 use super::user::{User, load_user};
 use super::xp::XpAward;
 use crate::error::AppError;
-use crate::stories::{self, StoryOutcome, StoryRecord};
+use crate::stories::{self, StoryHeader, StoryOutcome, StoryRecord};
 
 pub struct Story {
-    record: StoryRecord,
+    record: StoryHeader,
+    /// The text; None when the statement that produced the story left it out
+    /// (likeStory): read only if `content` is asked for.
+    content: Option<String>,
     /// The like count when the statement that produced the story already counted them
     /// (likeStory, createStory): no second query for `likeCount`.
     like_count: Option<i64>,
@@ -22,8 +27,10 @@ pub struct Story {
 
 impl From<StoryRecord> for Story {
     fn from(record: StoryRecord) -> Self {
+        let (record, content) = record.split();
         Self {
             record,
+            content: Some(content),
             like_count: None,
         }
     }
@@ -37,8 +44,14 @@ impl Story {
     async fn title(&self) -> &str {
         &self.record.title
     }
-    async fn content(&self) -> &str {
-        &self.record.content
+    async fn content(&self, ctx: &Context<'_>) -> Result<Cow<'_, str>, AppError> {
+        Ok(match &self.content {
+            Some(content) => Cow::Borrowed(content),
+            None => {
+                let mut connection = connection(ctx).await?;
+                Cow::Owned(stories::text(&mut connection, self.record.id).await?)
+            }
+        })
     }
     async fn author(&self, ctx: &Context<'_>) -> Result<User, AppError> {
         load_user(ctx, self.record.author_id)
@@ -90,6 +103,7 @@ impl From<StoryOutcome> for StoryPayload {
         Self {
             story: Story {
                 record: outcome.story,
+                content: outcome.content,
                 like_count: outcome.like_count,
             },
             xp_earned: outcome.award.map(XpAward),

@@ -139,6 +139,43 @@ async fn like_unlike_like_again_earns_five_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn like_and_create_payloads_carry_the_whole_story() {
+    // The like and create statements leave the text out (it can be 100,000
+    // characters); the payloads still give it when asked, equal to what `story` reads.
+    const FIELDS: &str = "id title content published createdAt likeCount author { username }";
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let content = "Once upon a time, é ✓. ".repeat(4_000);
+    let created = app
+        .ok(
+            Some(&alice.token),
+            &format!("mutation($input: CreateStoryInput!) {{ createStory(input: $input) {{ story {{ {FIELDS} }} }} }}"),
+            json!({ "input": { "title": "Long", "content": content } }),
+        )
+        .await;
+    let created = &created["createStory"]["story"];
+    let id = created["id"].as_str().unwrap().to_string();
+    let read = format!("query($id: ID!) {{ story(id: $id) {{ {FIELDS} }} }}");
+    let draft = app.ok(Some(&alice.token), &read, json!({ "id": id })).await;
+    assert_eq!(created, &draft["story"]);
+    assert_eq!(created["content"], content.as_str());
+    app.ok(Some(&alice.token), PUBLISH, json!({ "id": id }))
+        .await;
+    let liked = app
+        .ok(
+            Some(&bob.token),
+            &format!("mutation($id: ID!) {{ likeStory(id: $id) {{ story {{ {FIELDS} }} }} }}"),
+            json!({ "id": id }),
+        )
+        .await;
+    let published = app.ok(Some(&bob.token), &read, json!({ "id": id })).await;
+    assert_eq!(liked["likeStory"]["story"], published["story"]);
+    assert_eq!(published["story"]["content"], content.as_str());
+    assert_eq!(published["story"]["likeCount"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn liking_your_own_story_is_accepted_and_earns_nothing() {
     let app = TestApp::spawn().await;
     let alice = app.sign_up("alice").await;
