@@ -11,6 +11,7 @@ use crate::auth::TokenKeys;
 use crate::auth::throttle::AuthThrottle;
 use crate::db;
 use crate::graphql::documents::Documents;
+use crate::graphql::loaders::Loaders;
 use crate::graphql::{Endpoint, build_schema};
 use crate::http::{AppState, router};
 use crate::live::{LiveHub, listener};
@@ -95,6 +96,7 @@ pub fn state_with(
         schema: schema(Endpoint::Http),
         websocket_schema: schema(Endpoint::WebSocket),
         documents: Arc::new(Documents::default()),
+        loaders: Loaders::new(&pool),
         pool,
         keys,
         live,

@@ -1,4 +1,5 @@
-//! Batched loads: nested reads (a page of stories and their authors) in one query each.
+//! Batched loads: nested reads (a page of stories and their authors) in one query each,
+//! and the same reads of concurrent requests (the `me`s of many clients) together.
 //!
 //! `Batcher` replaces async-graphql's DataLoader, which waits on tokio's timer before
 //! each batch even with a zero delay: tokio's timer ticks in milliseconds, so nearly
@@ -9,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::oneshot;
 
@@ -207,64 +208,50 @@ impl<L: BatchLoad> Batcher<L> {
     }
 }
 
-/// The loaders of one request (shared by the operations of a batch), each made on
-/// first use: most requests need one or none.
+/// The server's loaders, one batcher per kind of read, shared by every request: a
+/// batch gathers the keys that the fields of one pass ask for, and those of other
+/// requests running meanwhile (many `me`s, one query). A batch is sent only after its
+/// keys joined it, so a request never takes an answer read before it arrived.
 #[derive(Clone)]
-pub struct Loaders(Arc<RequestLoaders>);
+pub struct Loaders(Arc<ServerLoaders>);
 
-struct RequestLoaders {
-    pool: DbPool,
-    users: OnceLock<Batcher<UserLoader>>,
-    like_counts: OnceLock<Batcher<LikeCountLoader>>,
-    comments: OnceLock<Batcher<CommentsLoader>>,
-    achievements: OnceLock<Batcher<AchievementsLoader>>,
-    characters: OnceLock<Batcher<CharactersLoader>>,
-}
-
-fn loader<T: BatchLoad>(inner: T) -> Batcher<T> {
-    Batcher::new(inner)
+struct ServerLoaders {
+    users: Batcher<UserLoader>,
+    like_counts: Batcher<LikeCountLoader>,
+    comments: Batcher<CommentsLoader>,
+    achievements: Batcher<AchievementsLoader>,
+    characters: Batcher<CharactersLoader>,
 }
 
 impl Loaders {
     pub fn new(pool: &DbPool) -> Self {
-        Self(Arc::new(RequestLoaders {
-            pool: pool.clone(),
-            users: OnceLock::new(),
-            like_counts: OnceLock::new(),
-            comments: OnceLock::new(),
-            achievements: OnceLock::new(),
-            characters: OnceLock::new(),
+        Self(Arc::new(ServerLoaders {
+            users: Batcher::new(UserLoader(pool.clone())),
+            like_counts: Batcher::new(LikeCountLoader(pool.clone())),
+            comments: Batcher::new(CommentsLoader(pool.clone())),
+            achievements: Batcher::new(AchievementsLoader(pool.clone())),
+            characters: Batcher::new(CharactersLoader(pool.clone())),
         }))
     }
 
     pub fn users(&self) -> &Batcher<UserLoader> {
-        self.0
-            .users
-            .get_or_init(|| loader(UserLoader(self.0.pool.clone())))
+        &self.0.users
     }
 
     pub fn like_counts(&self) -> &Batcher<LikeCountLoader> {
-        self.0
-            .like_counts
-            .get_or_init(|| loader(LikeCountLoader(self.0.pool.clone())))
+        &self.0.like_counts
     }
 
     pub fn comments(&self) -> &Batcher<CommentsLoader> {
-        self.0
-            .comments
-            .get_or_init(|| loader(CommentsLoader(self.0.pool.clone())))
+        &self.0.comments
     }
 
     pub fn achievements(&self) -> &Batcher<AchievementsLoader> {
-        self.0
-            .achievements
-            .get_or_init(|| loader(AchievementsLoader(self.0.pool.clone())))
+        &self.0.achievements
     }
 
     pub fn characters(&self) -> &Batcher<CharactersLoader> {
-        self.0
-            .characters
-            .get_or_init(|| loader(CharactersLoader(self.0.pool.clone())))
+        &self.0.characters
     }
 }
 
@@ -279,7 +266,7 @@ pub fn shared_error(error: std::sync::Arc<AppError>) -> AppError {
     }
 }
 
-/// The request's loaders, from the GraphQL context.
+/// The server's loaders, from the GraphQL context.
 pub fn loaders<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Loaders, AppError> {
     ctx.data_opt::<Loaders>()
         .ok_or_else(|| AppError::Internal("no loaders in the request".into()))
@@ -327,6 +314,26 @@ mod tests {
         // The next pass is a batch of its own.
         assert_eq!(batcher.load_one(5).await.unwrap(), Some(25));
         assert_eq!(squares.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn loads_of_concurrent_requests_join_one_batch() {
+        // One batcher for the server: each task stands for a request.
+        let squares = Arc::new(Squares::default());
+        let batcher = Arc::new(Batcher::new(squares.clone()));
+        let requests: Vec<_> = [4, 5, 6, 4]
+            .map(|key| {
+                let batcher = batcher.clone();
+                tokio::spawn(async move { batcher.load_one(key).await.unwrap() })
+            })
+            .into_iter()
+            .collect();
+        let mut values = Vec::new();
+        for request in requests {
+            values.push(request.await.unwrap());
+        }
+        assert_eq!(values, [Some(16), Some(25), Some(36), Some(16)]);
+        assert_eq!(*squares.keys.lock().unwrap(), [vec![4, 5, 6]]);
     }
 
     #[tokio::test]

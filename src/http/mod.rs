@@ -45,6 +45,8 @@ pub struct AppState {
     pub websocket_schema: AppSchema,
     pub documents: Arc<Documents>,
     pub pool: DbPool,
+    /// Batched reads, shared by all requests.
+    pub loaders: Loaders,
     pub keys: TokenKeys,
     pub live: LiveHub,
     pub throttle: Arc<AuthThrottle>,
@@ -165,7 +167,7 @@ async fn graphql(
             let request = request
                 .data(caller)
                 .data(ClientAddress(client.ip()))
-                .data(Loaders::new(&state.pool));
+                .data(state.loaders.clone());
             let span = tracing::info_span!("graphql", request_id = %request_id);
             GraphQLResponse::from(execute(&state, request).instrument(span).await).into_response()
         }

@@ -12,7 +12,6 @@ use futures_util::{SinkExt, StreamExt};
 
 use super::AppState;
 use crate::auth::Caller;
-use crate::graphql::loaders::Loaders;
 
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_INTERVAL: Duration = Duration::from_secs(15);
@@ -71,7 +70,7 @@ pub async fn serve(socket: WebSocket, protocol: GraphQLProtocol, state: AppState
     };
     let mut data = Data::default();
     data.insert(caller);
-    data.insert(Loaders::new(&state.pool));
+    data.insert(state.loaders.clone());
 
     // async-graphql writes into a channel; one writer task adds keep-alive pings and
     // closes the socket on shutdown, after the subscriptions' `complete`s are out.

@@ -292,3 +292,26 @@ async fn graphiql_and_its_assets_are_served_locally() {
         assert!(response.bytes().await.unwrap().len() > 1000, "{asset}");
     }
 }
+
+/// The server's user loader batches the `me`s of concurrent requests into one query;
+/// each request still gets its own user (and a stranger's token nothing else).
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_requests_each_get_their_own_me() {
+    let app = TestApp::spawn().await;
+    let users = crate::common::sign_up_many(&app, "reader", 24).await;
+    let query = "{ me { id username } }";
+    for _ in 0..3 {
+        let answers = futures_util::future::join_all(
+            users
+                .iter()
+                .map(|user| app.ok(Some(&user.token), query, json!({}))),
+        )
+        .await;
+        for (user, answer) in users.iter().zip(answers) {
+            assert_eq!(
+                answer,
+                json!({ "me": { "id": user.id, "username": user.username } })
+            );
+        }
+    }
+}
