@@ -1,5 +1,6 @@
 //! Session tokens: HS256 JWTs carrying the user id (`sub`) and an expiry (`exp`).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -19,9 +20,12 @@ pub struct Claims {
     pub iat: u64,
 }
 
-/// Signing and verification keys, built once at start-up.
+/// Signing and verification keys, built once at start-up; cheap to clone (every
+/// request's handler gets a copy of the server state).
 #[derive(Clone)]
-pub struct TokenKeys {
+pub struct TokenKeys(Arc<Keys>);
+
+struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -61,11 +65,11 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Ok(Self {
+        Ok(Self(Arc::new(Keys {
             encoding,
             decoding,
             validation,
-        })
+        })))
     }
 
     pub fn issue(&self, user_id: i64) -> Result<String, AppError> {
@@ -79,13 +83,13 @@ impl TokenKeys {
             exp,
             iat: now(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.0.encoding)
             .map_err(|error| AppError::Internal(format!("signing a token: {error}")))
     }
 
     /// Verifies a bearer token; an invalid or expired one is an error, never anonymous.
     pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let data = jsonwebtoken::decode::<Claims>(token, &self.0.decoding, &self.0.validation)
             .map_err(|error| match error.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     AppError::Unauthenticated("your session has expired; log in again".into())
