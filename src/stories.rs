@@ -1,5 +1,8 @@
 //! Stories and likes: writing, publishing, liking, deleting, and who may see what.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -62,6 +65,7 @@ pub struct StoryHeader {
 }
 
 /// A story and what the action earned (None when it earned nothing).
+#[derive(Clone)]
 pub struct StoryOutcome {
     pub story: StoryHeader,
     /// The story's text, unless the action's statement left it out (likeStory).
@@ -223,28 +227,59 @@ pub async fn publish(
         .await
 }
 
-/// Likes a story; its author earns STORY_LIKED once per liker, ever (own likes earn nothing).
-pub async fn like(
+/// One like in a batch of likes. The ticket tells two likes of the same pair apart, so
+/// each gets its own answer (the first one earns, the second earns nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LikeRequest {
+    pub story: i64,
+    pub liker: i64,
+    ticket: u64,
+}
+
+impl LikeRequest {
+    pub fn new(story: i64, liker: i64) -> Self {
+        static TICKETS: AtomicU64 = AtomicU64::new(0);
+        Self {
+            story,
+            liker,
+            ticket: TICKETS.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+/// Likes stories (`graphql::loaders::LikeBatch` gathers concurrent ones): their authors
+/// earn STORY_LIKED once per liker, ever (own likes earn nothing). One statement and one
+/// transaction (`like_stories`), so one commit makes them all durable. A like of a story
+/// its liker may not see has no outcome.
+pub async fn like_many(
     connection: &mut AsyncPgConnection,
-    caller: Caller,
-    id: i64,
-) -> Result<StoryOutcome, AppError> {
-    let user = caller.require_user()?;
-    let call = LikeCall {
-        story: id,
-        liker: user,
-        subject: Subject::StoryBy { story: id, user }
-            .key()
-            .unwrap_or_default(),
+    likes: &[LikeRequest],
+) -> Result<HashMap<LikeRequest, StoryOutcome>, AppError> {
+    let call = LikesCall {
+        stories: likes.iter().map(|like| like.story).collect(),
+        likers: likes.iter().map(|like| like.liker).collect(),
+        subjects: likes
+            .iter()
+            .map(|like| {
+                Subject::StoryBy {
+                    story: like.story,
+                    user: like.liker,
+                }
+                .key()
+                .unwrap_or_default()
+            })
+            .collect(),
         award: AwardParameters::for_action(XpAction::StoryLiked),
     };
-    let row = call
-        .get_result::<StoryActionResult>(connection)
-        .await
-        .optional()?
-        .ok_or_else(|| AppError::not_found("story"))?;
-    let author = row.story.author_id;
-    Ok(row.into_outcome(author, XpAction::StoryLiked, None))
+    let rows: Vec<(i64, StoryActionResult)> = call.load(connection).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(position, row)| {
+            let like = *likes.get(usize::try_from(position).ok()?.checked_sub(1)?)?;
+            let author = row.story.author_id;
+            Some((like, row.into_outcome(author, XpAction::StoryLiked, None)))
+        })
+        .collect())
 }
 
 /// Reads a story; the reader earns STORY_READ once per story (reading your own earns nothing).
@@ -332,10 +367,10 @@ struct CreateCall {
     award: AwardParameters,
 }
 
-struct LikeCall {
-    story: i64,
-    liker: i64,
-    subject: String,
+struct LikesCall {
+    stories: Vec<i64>,
+    likers: Vec<i64>,
+    subjects: Vec<String>,
     award: AwardParameters,
 }
 
@@ -351,7 +386,13 @@ type StoryActionSql = (
     sql::BigInt,
 );
 
-const RETURNED: &str = "SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM ";
+macro_rules! story_action_columns {
+    () => {
+        "id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count"
+    };
+}
+
+const RETURNED: &str = concat!("SELECT ", story_action_columns!(), " FROM ");
 
 /// A row of `create_story` / `like_story`: the story without its text, the award
 /// columns (NULL when nothing was earned), the story's like count.
@@ -392,7 +433,16 @@ macro_rules! story_action_query {
 }
 
 story_action_query!(CreateCall);
-story_action_query!(LikeCall);
+
+impl QueryId for LikesCall {
+    type QueryId = LikesCall;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+/// Each row: the position of its like in the call (1-based), then a story action row.
+impl Query for LikesCall {
+    type SqlType = (sql::BigInt, StoryActionSql);
+}
 
 impl QueryFragment<Pg> for CreateCall {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -408,15 +458,18 @@ impl QueryFragment<Pg> for CreateCall {
     }
 }
 
-impl QueryFragment<Pg> for LikeCall {
+impl QueryFragment<Pg> for LikesCall {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(RETURNED);
-        out.push_sql("like_story(");
-        out.push_bind_param::<sql::BigInt, _>(&self.story)?;
+        out.push_sql(concat!(
+            "SELECT ord, ",
+            story_action_columns!(),
+            " FROM like_stories("
+        ));
+        out.push_bind_param::<sql::Array<sql::BigInt>, _>(&self.stories)?;
         out.push_sql(", ");
-        out.push_bind_param::<sql::BigInt, _>(&self.liker)?;
+        out.push_bind_param::<sql::Array<sql::BigInt>, _>(&self.likers)?;
         out.push_sql(", ");
-        out.push_bind_param::<sql::Text, _>(&self.subject)?;
+        out.push_bind_param::<sql::Array<sql::Text>, _>(&self.subjects)?;
         out.push_sql(", ");
         self.award.push_binds(&mut out)
     }

@@ -1,5 +1,6 @@
 //! Batched loads: nested reads (a page of stories and their authors) in one query each,
-//! and the same reads of concurrent requests (the `me`s of many clients) together.
+//! and the same reads of concurrent requests (the `me`s of many clients) together; and
+//! the likes of concurrent requests in one transaction (`LikeBatch`).
 //!
 //! `Batcher` replaces async-graphql's DataLoader, which waits on tokio's timer before
 //! each batch even with a zero delay: tokio's timer ticks in milliseconds, so nearly
@@ -21,7 +22,7 @@ use crate::characters::{self, CharacterRecord};
 use crate::comments::{self, CommentRecord};
 use crate::db::DbPool;
 use crate::error::AppError;
-use crate::stories;
+use crate::stories::{self, LikeRequest, StoryOutcome};
 use crate::xp::AchievementKey;
 use crate::xp::ledger;
 
@@ -30,6 +31,22 @@ pub struct LikeCountLoader(pub DbPool);
 pub struct CommentsLoader(pub DbPool);
 pub struct AchievementsLoader(pub DbPool);
 pub struct CharactersLoader(pub DbPool);
+/// Likes, written in batches: the likes of concurrent requests share one transaction,
+/// so one commit (one WAL flush) makes them all durable.
+pub struct LikeBatch(pub DbPool);
+
+impl BatchLoad for LikeBatch {
+    type Key = LikeRequest;
+    type Value = StoryOutcome;
+
+    async fn load(
+        &self,
+        likes: &[LikeRequest],
+    ) -> Result<HashMap<LikeRequest, StoryOutcome>, AppError> {
+        let mut connection = self.0.get().await?;
+        stories::like_many(&mut connection, likes).await
+    }
+}
 
 /// Rows grouped by key, every key present (an empty list when it has no rows).
 fn group<V>(keys: &[i64], rows: impl IntoIterator<Item = (i64, V)>) -> HashMap<i64, Vec<V>> {
@@ -41,6 +58,7 @@ fn group<V>(keys: &[i64], rows: impl IntoIterator<Item = (i64, V)>) -> HashMap<i
 }
 
 impl BatchLoad for CommentsLoader {
+    type Key = i64;
     type Value = Vec<CommentRecord>;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, AppError> {
@@ -51,6 +69,7 @@ impl BatchLoad for CommentsLoader {
 }
 
 impl BatchLoad for AchievementsLoader {
+    type Key = i64;
     type Value = Vec<(AchievementKey, DateTime<Utc>)>;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, AppError> {
@@ -64,6 +83,7 @@ impl BatchLoad for AchievementsLoader {
 }
 
 impl BatchLoad for CharactersLoader {
+    type Key = i64;
     type Value = Vec<CharacterRecord>;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, AppError> {
@@ -74,6 +94,7 @@ impl BatchLoad for CharactersLoader {
 }
 
 impl BatchLoad for UserLoader {
+    type Key = i64;
     type Value = UserRecord;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, UserRecord>, AppError> {
@@ -84,6 +105,7 @@ impl BatchLoad for UserLoader {
 }
 
 impl BatchLoad for LikeCountLoader {
+    type Key = i64;
     type Value = i64;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, AppError> {
@@ -95,37 +117,41 @@ impl BatchLoad for LikeCountLoader {
     }
 }
 
-/// A batched read by id: every key asked for is in the answer (absent: no such row).
+/// A batched read (or write) by key: every key asked for is in the answer (absent: no
+/// such row). Keys are sorted and each is loaded once.
 pub trait BatchLoad: Send + Sync + 'static {
+    type Key: Copy + Eq + Ord + std::hash::Hash + Send + Sync + 'static;
     type Value: Clone + Send + Sync + 'static;
     fn load(
         &self,
-        keys: &[i64],
-    ) -> impl Future<Output = Result<HashMap<i64, Self::Value>, AppError>> + Send;
+        keys: &[Self::Key],
+    ) -> impl Future<Output = Result<HashMap<Self::Key, Self::Value>, AppError>> + Send;
 }
 
-type Answer<V> = Result<Arc<HashMap<i64, V>>, Arc<AppError>>;
+type Answer<K, V> = Result<Arc<HashMap<K, V>>, Arc<AppError>>;
 
-struct Batch<V> {
-    keys: Vec<i64>,
-    waiters: Vec<oneshot::Sender<Answer<V>>>,
+struct Batch<K, V> {
+    keys: Vec<K>,
+    waiters: Vec<oneshot::Sender<Answer<K, V>>>,
 }
 
-/// Collects the keys loaded in one pass of a request and loads them in one query.
+type Pending<L> = Mutex<Option<Batch<<L as BatchLoad>::Key, <L as BatchLoad>::Value>>>;
+
+/// Collects the keys loaded in one pass and loads them in one query.
 pub struct Batcher<L: BatchLoad> {
     loader: L,
-    pending: Mutex<Option<Batch<L::Value>>>,
+    pending: Pending<L>,
 }
 
 /// Empties the pending batch if its leader is dropped before taking it: the waiters
 /// then see their sender gone and load alone, instead of waiting forever.
-struct Leader<'a, V> {
-    pending: &'a Mutex<Option<Batch<V>>>,
+struct Leader<'a, K, V> {
+    pending: &'a Mutex<Option<Batch<K, V>>>,
 }
 
-impl<V> Leader<'_, V> {
+impl<K, V> Leader<'_, K, V> {
     /// The batch, to load now.
-    fn take(self) -> Option<Batch<V>> {
+    fn take(self) -> Option<Batch<K, V>> {
         let batch = self
             .pending
             .lock()
@@ -136,7 +162,7 @@ impl<V> Leader<'_, V> {
     }
 }
 
-impl<V> Drop for Leader<'_, V> {
+impl<K, V> Drop for Leader<'_, K, V> {
     fn drop(&mut self) {
         self.pending
             .lock()
@@ -154,7 +180,7 @@ impl<L: BatchLoad> Batcher<L> {
     }
 
     /// The value for `key`, loaded together with the keys other fields ask for meanwhile.
-    pub async fn load_one(&self, key: i64) -> Result<Option<L::Value>, Arc<AppError>> {
+    pub async fn load_one(&self, key: L::Key) -> Result<Option<L::Value>, Arc<AppError>> {
         let waiter = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             match pending.as_mut() {
@@ -190,7 +216,7 @@ impl<L: BatchLoad> Batcher<L> {
         };
         keys.sort_unstable();
         keys.dedup();
-        let answer: Answer<L::Value> = self
+        let answer: Answer<L::Key, L::Value> = self
             .loader
             .load(&keys)
             .await
@@ -202,7 +228,7 @@ impl<L: BatchLoad> Batcher<L> {
         Ok(answer?.get(&key).cloned())
     }
 
-    async fn load_alone(&self, key: i64) -> Result<Option<L::Value>, Arc<AppError>> {
+    async fn load_alone(&self, key: L::Key) -> Result<Option<L::Value>, Arc<AppError>> {
         let mut values = self.loader.load(&[key]).await.map_err(Arc::new)?;
         Ok(values.remove(&key))
     }
@@ -221,6 +247,7 @@ struct ServerLoaders {
     comments: Batcher<CommentsLoader>,
     achievements: Batcher<AchievementsLoader>,
     characters: Batcher<CharactersLoader>,
+    likes: Batcher<LikeBatch>,
 }
 
 impl Loaders {
@@ -231,6 +258,7 @@ impl Loaders {
             comments: Batcher::new(CommentsLoader(pool.clone())),
             achievements: Batcher::new(AchievementsLoader(pool.clone())),
             characters: Batcher::new(CharactersLoader(pool.clone())),
+            likes: Batcher::new(LikeBatch(pool.clone())),
         }))
     }
 
@@ -252,6 +280,10 @@ impl Loaders {
 
     pub fn characters(&self) -> &Batcher<CharactersLoader> {
         &self.0.characters
+    }
+
+    pub fn likes(&self) -> &Batcher<LikeBatch> {
+        &self.0.likes
     }
 }
 
@@ -286,6 +318,7 @@ mod tests {
     }
 
     impl BatchLoad for Arc<Squares> {
+        type Key = i64;
         type Value = i64;
         async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, AppError> {
             self.calls.fetch_add(1, Ordering::SeqCst);

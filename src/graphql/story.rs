@@ -13,7 +13,7 @@ use super::pagination::{IdCursor, PageRequest};
 use super::user::{User, load_user};
 use super::xp::XpAward;
 use crate::error::AppError;
-use crate::stories::{self, StoryHeader, StoryOutcome, StoryRecord};
+use crate::stories::{self, LikeRequest, StoryHeader, StoryOutcome, StoryRecord};
 
 pub struct Story {
     record: StoryHeader,
@@ -197,10 +197,14 @@ impl StoryMutation {
     /// Likes a story; `xpEarned` is the author's award.
     async fn like_story(&self, ctx: &Context<'_>, id: ID) -> Result<StoryPayload, AppError> {
         let id = parse_id(&id, "story")?;
-        let mut connection = connection(ctx).await?;
-        Ok(stories::like(&mut connection, caller(ctx), id)
-            .await?
-            .into())
+        let like = LikeRequest::new(id, caller(ctx).require_user()?);
+        let outcome = loaders(ctx)?
+            .likes()
+            .load_one(like)
+            .await
+            .map_err(shared_error)?
+            .ok_or_else(|| AppError::not_found("story"))?;
+        Ok(outcome.into())
     }
 
     /// Reads a story; `xpEarned` is the reader's award.

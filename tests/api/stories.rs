@@ -238,6 +238,52 @@ async fn forty_concurrent_likers_earn_the_author_exactly_230() {
     );
 }
 
+/// Concurrent likes are written in batches (one transaction each); here every writer
+/// likes every other writer's story twice at once, so batches share authors and likers.
+/// None may deadlock or fail, and each author earns exactly 5 per liker.
+#[tokio::test(flavor = "multi_thread")]
+async fn everyone_liking_everyone_at_once_earns_exactly_five_per_liker() {
+    let app = TestApp::spawn().await;
+    let writers = sign_up_many(&app, "writer", 24).await;
+    let mut stories = Vec::new();
+    for writer in &writers {
+        stories.push(app.create_published_story(writer, "Mine").await);
+    }
+    let mut before = Vec::new();
+    for writer in &writers {
+        before.push(app.xp(writer).await);
+    }
+    let likes = writers.iter().enumerate().flat_map(|(liker, writer)| {
+        stories
+            .iter()
+            .enumerate()
+            .filter(move |(author, _)| *author != liker)
+            .flat_map(move |(_, story)| [(writer, story), (writer, story)])
+    });
+    let results = futures_util::future::join_all(
+        likes.map(|(writer, story)| app.ok(Some(&writer.token), LIKE, json!({ "id": story }))),
+    )
+    .await;
+    let awarded = results
+        .iter()
+        .filter(|data| !data["likeStory"]["xpEarned"].is_null())
+        .count();
+    assert_eq!(awarded, 24 * 23, "one award per (liker, story) pair");
+    for (writer, before) in writers.iter().zip(before) {
+        assert_eq!(app.xp(writer).await, before + 5 * 23, "{}", writer.username);
+    }
+    for story in &stories {
+        let data = app
+            .ok(
+                None,
+                "query($id: ID!) { story(id: $id) { likeCount } }",
+                json!({ "id": story }),
+            )
+            .await;
+        assert_eq!(data["story"]["likeCount"], 23);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_parallel_likes_by_one_user_earn_five() {
     let app = TestApp::spawn().await;
