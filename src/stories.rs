@@ -247,39 +247,44 @@ impl LikeRequest {
     }
 }
 
+/// The most likes one transaction writes: a bigger batch is written in several, so
+/// that no transaction holds many authors' rows for long.
+pub const MAX_LIKES_PER_TRANSACTION: usize = 64;
+
 /// Likes stories (`graphql::loaders::LikeBatch` gathers concurrent ones): their authors
 /// earn STORY_LIKED once per liker, ever (own likes earn nothing). One statement and one
-/// transaction (`like_stories`), so one commit makes them all durable. A like of a story
-/// its liker may not see has no outcome.
+/// transaction (`like_stories`) per MAX_LIKES_PER_TRANSACTION likes, so one commit makes
+/// them all durable. A like of a story its liker may not see has no outcome.
 pub async fn like_many(
     connection: &mut AsyncPgConnection,
     likes: &[LikeRequest],
 ) -> Result<HashMap<LikeRequest, StoryOutcome>, AppError> {
-    let call = LikesCall {
-        stories: likes.iter().map(|like| like.story).collect(),
-        likers: likes.iter().map(|like| like.liker).collect(),
-        subjects: likes
-            .iter()
-            .map(|like| {
-                Subject::StoryBy {
-                    story: like.story,
-                    user: like.liker,
-                }
-                .key()
-                .unwrap_or_default()
-            })
-            .collect(),
-        award: AwardParameters::for_action(XpAction::StoryLiked),
-    };
-    let rows: Vec<(i64, StoryActionResult)> = call.load(connection).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(position, row)| {
+    let mut outcomes = HashMap::with_capacity(likes.len());
+    for likes in likes.chunks(MAX_LIKES_PER_TRANSACTION) {
+        let call = LikesCall {
+            stories: likes.iter().map(|like| like.story).collect(),
+            likers: likes.iter().map(|like| like.liker).collect(),
+            subjects: likes
+                .iter()
+                .map(|like| {
+                    Subject::StoryBy {
+                        story: like.story,
+                        user: like.liker,
+                    }
+                    .key()
+                    .unwrap_or_default()
+                })
+                .collect(),
+            award: AwardParameters::for_action(XpAction::StoryLiked),
+        };
+        let rows: Vec<(i64, StoryActionResult)> = call.load(connection).await?;
+        outcomes.extend(rows.into_iter().filter_map(|(position, row)| {
             let like = *likes.get(usize::try_from(position).ok()?.checked_sub(1)?)?;
             let author = row.story.author_id;
             Some((like, row.into_outcome(author, XpAction::StoryLiked, None)))
-        })
-        .collect())
+        }));
+    }
+    Ok(outcomes)
 }
 
 /// Reads a story; the reader earns STORY_READ once per story (reading your own earns nothing).

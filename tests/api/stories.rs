@@ -526,3 +526,54 @@ async fn a_like_scans_no_whole_table_after_its_plans_were_cached_on_empty_tables
     run(&mut connection, "ROLLBACK").await;
     assert_eq!(scans.scans, 0, "a like scanned a whole table");
 }
+
+/// A batch bigger than one transaction's share is written in several; every like still
+/// gets its own outcome, for its own story.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_big_batch_of_likes_gives_each_like_its_own_outcome() {
+    use storyxp::stories::{LikeRequest, MAX_LIKES_PER_TRANSACTION, like_many};
+    let app = TestApp::spawn().await;
+    let writer = app.sign_up("writer").await;
+    let likers = sign_up_many(&app, "liker", 10).await;
+    let mut stories = Vec::new();
+    for n in 0..15 {
+        let id = app.create_published_story(&writer, &format!("S{n}")).await;
+        stories.push(id.parse::<i64>().unwrap());
+    }
+    let likes: Vec<LikeRequest> = likers
+        .iter()
+        .flat_map(|liker| {
+            let liker: i64 = liker.id.parse().unwrap();
+            stories
+                .iter()
+                .map(move |story| LikeRequest::new(*story, liker))
+        })
+        .collect();
+    assert!(likes.len() > 2 * MAX_LIKES_PER_TRANSACTION);
+    let before = app.xp(&writer).await;
+    let mut connection = app.sql().await;
+    let outcomes = like_many(&mut connection, &likes).await.unwrap();
+    assert_eq!(outcomes.len(), likes.len());
+    let mut gained = 0;
+    for like in &likes {
+        let outcome = &outcomes[like];
+        assert_eq!(outcome.story.id, like.story);
+        let award = outcome.award.as_ref().expect("a first like earns");
+        assert_eq!(award.recipient.to_string(), writer.id);
+        assert!(award.xp_gained >= 5);
+        gained += i64::from(award.xp_gained);
+    }
+    assert_eq!(app.xp(&writer).await, before + gained);
+    // Liking again: the same outcomes, none earning.
+    let again: Vec<LikeRequest> = likes
+        .iter()
+        .map(|like| LikeRequest::new(like.story, like.liker))
+        .collect();
+    let outcomes = like_many(&mut connection, &again).await.unwrap();
+    assert!(outcomes.values().all(|outcome| outcome.award.is_none()));
+    assert!(
+        outcomes
+            .values()
+            .all(|outcome| outcome.like_count == Some(10))
+    );
+}
