@@ -3,10 +3,14 @@
 //! Starts a private PostgreSQL cluster and the release storyxp binary on it, seeds 2,000
 //! users and 5,000 published stories, then for likeStory, createStory and me at 16, 32
 //! and 64 concurrent keep-alive clients (1 s warm-up, 4 s measured) drives storyxp over
-//! HTTP, and then runs the same SQL statements straight against PostgreSQL with the same
-//! concurrency (one connection per client, prepared statements): what a perfect server
-//! could not beat. likeStory is `like_story(...)` (which returns the like count too); createStory is
-//! `create_story(...)`; me is one `SELECT ... FROM users`. Prints one table. Run with `cargo bench --bench throughput`.
+//! HTTP, and runs the same SQL straight against PostgreSQL with the same concurrency
+//! (one connection per client, prepared statements, one statement per request): the
+//! ceiling. likeStory is `like_story(...)` (which returns the like count too; storyxp
+//! runs it inside `like_stories`, which gathers the likes of concurrent requests);
+//! createStory is `create_story(...)`; me is one `SELECT ... FROM users WHERE id = ANY`
+//! (storyxp gathers the ids of concurrent requests into one). Each side runs twice per
+//! row (storyxp, ceiling, ceiling, storyxp). Prints one table, and CPU per request and
+//! requests per WAL flush. Run with `cargo bench --bench throughput`.
 
 #[path = "support/mod.rs"]
 mod support;
