@@ -362,9 +362,9 @@ pub async fn like_counts(
 }
 
 /// The two hottest actions run as one statement each: the SQL functions `create_story`
-/// and `like_story` (migrations/) do the write and call `award_xp` in the statement's
-/// own transaction, one round trip in all. Each call has a static query id, so a
-/// connection prepares it once.
+/// and `like_stories` (a batch of likes, `like_story` each; migrations/) do the writes
+/// and call `award_xp` in the statement's own transaction, one round trip in all. Each
+/// call has a static query id, so a connection prepares it once.
 struct CreateCall {
     author: i64,
     title: String,
