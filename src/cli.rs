@@ -88,7 +88,8 @@ pub struct ServeArgs {
     #[arg(long, env = "STORYXP_POOL_SIZE", value_parser = clap::value_parser!(u16).range(1..=1000), global = true)]
     pub pool_size: Option<u16>,
     /// Threads serving requests [default: one per CPU core; half of them (at least one)
-    /// when PostgreSQL runs on this machine].
+    /// when PostgreSQL runs on this machine]. With one, the server runs on a single-thread
+    /// runtime.
     #[arg(long, env = "STORYXP_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024), global = true)]
     pub worker_threads: Option<u16>,
     /// Secret for signing JWTs (at least 32 bytes). Required with DATABASE_URL.

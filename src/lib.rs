@@ -37,11 +37,19 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 || server::default_worker_threads(cli.database.database_url.as_deref()),
                 usize::from,
             );
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(threads)
-                .enable_all()
-                .build()?
-                .block_on(run_async(command, cli.database, cli.serve))
+            // One thread: a current-thread runtime, with no work-stealing scheduler to
+            // pay for (the accept loop and every connection share the thread).
+            let runtime = if threads == 1 {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .enable_all()
+                    .build()?
+            };
+            runtime.block_on(run_async(command, cli.database, cli.serve))
         }
     }
 }

@@ -71,14 +71,30 @@ pub fn is_on_this_machine(database_url: &str) -> bool {
         })
 }
 
-/// Applies the embedded migrations. Needs a multi-thread tokio runtime.
+/// Applies the embedded migrations; returns how many were pending. diesel-async's
+/// harness needs a multi-thread runtime (it blocks in place), so it runs on one of its
+/// own, on a blocking thread: callers may be on any runtime, the server's current-thread
+/// one too.
 pub async fn migrate(database_url: &str) -> Result<usize, DbSetupError> {
-    let connection = AsyncPgConnection::establish(database_url).await?;
-    let mut harness = AsyncMigrationHarness::new(connection);
-    let applied = harness
-        .run_pending_migrations(MIGRATIONS)
-        .map_err(|error| DbSetupError::Migrations(error.to_string()))?;
-    Ok(applied.len())
+    let database_url = database_url.to_string();
+    let migrations = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|error| DbSetupError::Migrations(error.to_string()))?;
+        runtime.block_on(async {
+            let connection = AsyncPgConnection::establish(&database_url).await?;
+            let mut harness = AsyncMigrationHarness::new(connection);
+            let applied = harness
+                .run_pending_migrations(MIGRATIONS)
+                .map_err(|error| DbSetupError::Migrations(error.to_string()))?;
+            Ok(applied.len())
+        })
+    });
+    migrations
+        .await
+        .map_err(|error| DbSetupError::Migrations(error.to_string()))?
 }
 
 /// Creates `database` (optionally as a copy of `template`) unless it exists.
