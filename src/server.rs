@@ -94,6 +94,7 @@ pub fn state_with(
     };
     Ok(AppState {
         schema: schema(Endpoint::Http),
+        validated_schema: schema(Endpoint::HttpValidated),
         websocket_schema: schema(Endpoint::WebSocket),
         documents: Arc::new(Documents::default()),
         loaders: Loaders::new(&pool),

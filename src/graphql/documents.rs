@@ -4,13 +4,17 @@
 //! A client sends the same few query texts over and over; parsing one (pest) and
 //! checking its depth cost more than running many of them. `Documents::prepare` hands
 //! async-graphql a parsed document, so the HTTP schema needs no parse-time extension
-//! (an extension would also wrap every field's resolver). Validation still runs per
-//! request inside async-graphql, with the request's variables.
+//! (an extension would also wrap every field's resolver). A remembered document that
+//! holds only queries and once ran without errors has passed async-graphql's full
+//! validation; later requests with it skip the rules that depend on the document alone
+//! (as Apollo Server's document store does). Mutations are validated every time: a
+//! request that fails validation must not run any of its fields.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, ServerError};
 use lru::LruCache;
 use serde::Deserialize;
@@ -27,7 +31,41 @@ pub const MAX_CACHED_QUERY_BYTES: usize = 8 * 1024;
 /// Automatic Persisted Queries remembered.
 pub const PERSISTED_QUERIES: usize = 256;
 
-type Cache = Mutex<LruCache<String, Arc<ExecutableDocument>>>;
+/// A parsed, depth-checked document, and whether it passed full validation.
+#[derive(Debug)]
+pub struct Document {
+    document: ExecutableDocument,
+    /// Only queries: nothing it runs writes, so it may skip validation once validated.
+    read_only: bool,
+    validated: AtomicBool,
+}
+
+impl Document {
+    fn new(document: ExecutableDocument) -> Self {
+        let read_only = document
+            .operations
+            .iter()
+            .all(|(_, operation)| operation.node.ty == OperationType::Query);
+        Self {
+            document,
+            read_only,
+            validated: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the document may run with the validation-light schema.
+    pub fn is_validated(&self) -> bool {
+        self.read_only && self.validated.load(Ordering::Relaxed)
+    }
+
+    /// Records that a request with this document ran without errors (so it passed
+    /// full validation).
+    pub fn validated(&self) {
+        self.validated.store(true, Ordering::Relaxed);
+    }
+}
+
+type Cache = Mutex<LruCache<String, Arc<Document>>>;
 
 pub struct Documents {
     parsed: Cache,
@@ -59,13 +97,13 @@ impl Default for Documents {
 impl Documents {
     /// Gives `request` its parsed, depth-checked document: from the persisted queries
     /// when it names one by hash, else from the cache or a fresh parse of its text.
-    pub fn prepare(&self, request: &mut Request) -> Result<(), ServerError> {
+    pub fn prepare(&self, request: &mut Request) -> Result<Arc<Document>, ServerError> {
         let document = match request.extensions.remove("persistedQuery") {
             Some(value) => self.persisted_query(request, value)?,
             None => self.parse(&request.query)?,
         };
-        request.set_parsed_query(ExecutableDocument::clone(&document));
-        Ok(())
+        request.set_parsed_query(document.document.clone());
+        Ok(document)
     }
 
     /// Apollo's protocol: a hash alone runs the query registered under it, or fails with
@@ -75,7 +113,7 @@ impl Documents {
         &self,
         request: &mut Request,
         value: async_graphql::Value,
-    ) -> Result<Arc<ExecutableDocument>, ServerError> {
+    ) -> Result<Arc<Document>, ServerError> {
         let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
             ServerError::new("Invalid \"PersistedQuery\" extension configuration.", None)
         })?;
@@ -109,13 +147,13 @@ impl Documents {
     }
 
     /// The document of a query text, parsed and depth-checked once while it stays cached.
-    fn parse(&self, query: &str) -> Result<Arc<ExecutableDocument>, ServerError> {
+    fn parse(&self, query: &str) -> Result<Arc<Document>, ServerError> {
         if let Some(document) = lock(&self.parsed).get(query) {
             return Ok(document.clone());
         }
         let document = async_graphql::parser::parse_query(query)?;
         limits::check_depth(&document)?;
-        let document = Arc::new(document);
+        let document = Arc::new(Document::new(document));
         if query.len() <= MAX_CACHED_QUERY_BYTES {
             lock(&self.parsed).put(query.to_string(), document.clone());
         }
@@ -124,7 +162,7 @@ impl Documents {
 }
 
 /// The cache, even if a thread panicked while holding it (its contents stay valid).
-fn lock(cache: &Cache) -> std::sync::MutexGuard<'_, LruCache<String, Arc<ExecutableDocument>>> {
+fn lock(cache: &Cache) -> std::sync::MutexGuard<'_, LruCache<String, Arc<Document>>> {
     cache
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -155,6 +193,27 @@ mod tests {
         let broken = documents.prepare(&mut Request::new("{ xpRewards { xp }"));
         assert!(broken.is_err());
         assert_eq!(lock(&documents.parsed).len(), 1, "errors are not kept");
+    }
+
+    #[test]
+    fn only_query_documents_skip_validation_once_validated() {
+        let documents = Documents::default();
+        let prepare = |text: &str| documents.prepare(&mut Request::new(text)).unwrap();
+        let query = prepare("query { xpRewards { xp } }");
+        assert!(!query.is_validated());
+        query.validated();
+        assert!(prepare("query { xpRewards { xp } }").is_validated());
+        assert!(
+            !prepare("{ xpRewards { action } }").is_validated(),
+            "another text"
+        );
+        for text in [
+            "mutation { signUp { token } }",
+            "query A { xpRewards { xp } } mutation B { signUp { token } }",
+        ] {
+            prepare(text).validated();
+            assert!(!prepare(text).is_validated(), "{text}");
+        }
     }
 
     #[test]

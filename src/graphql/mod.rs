@@ -58,6 +58,10 @@ pub type AppSchema = Schema<Query, Mutation, live::Subscription>;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     Http,
+    /// HTTP queries whose document already passed full validation (`documents`):
+    /// async-graphql's Fast mode, which still checks depth, complexity and fragment
+    /// cycles; argument values from variables are checked as the fields parse them.
+    HttpValidated,
     WebSocket,
 }
 
@@ -71,6 +75,9 @@ pub fn build_schema(
 ) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .limit_complexity(limits::MAX_COMPLEXITY);
+    if endpoint == Endpoint::HttpValidated {
+        builder = builder.validation_mode(async_graphql::ValidationMode::Fast);
+    }
     if endpoint == Endpoint::WebSocket {
         builder = builder
             .extension(limits::DepthLimit)

@@ -41,6 +41,8 @@ pub const MAX_BATCH: usize = 10;
 pub struct AppState {
     /// The schema of POST /graphql (requests arrive parsed, see `documents`).
     pub schema: AppSchema,
+    /// The same for query documents that passed its full validation once.
+    pub validated_schema: AppSchema,
     /// The schema of WebSocket operations.
     pub websocket_schema: AppSchema,
     pub documents: Arc<Documents>,
@@ -182,11 +184,20 @@ async fn graphql(
 /// Runs each operation with its document from `Documents` (parsed, depth-checked); an
 /// operation whose document is refused answers with that error alone.
 async fn execute(state: &AppState, request: BatchRequest) -> BatchResponse {
-    let run =
-        async |mut request: async_graphql::Request| match state.documents.prepare(&mut request) {
-            Ok(()) => state.schema.execute(request).await,
-            Err(error) => async_graphql::Response::from_errors(vec![error]),
+    let run = async |mut request: async_graphql::Request| {
+        let document = match state.documents.prepare(&mut request) {
+            Ok(document) => document,
+            Err(error) => return async_graphql::Response::from_errors(vec![error]),
         };
+        if document.is_validated() {
+            return state.validated_schema.execute(request).await;
+        }
+        let response = state.schema.execute(request).await;
+        if response.errors.is_empty() {
+            document.validated();
+        }
+        response
+    };
     match request {
         BatchRequest::Single(request) => BatchResponse::Single(run(request).await),
         BatchRequest::Batch(requests) => BatchResponse::Batch(

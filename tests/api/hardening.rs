@@ -388,3 +388,33 @@ async fn nested_reads_do_not_grow_with_the_page() {
         "the page, then one query per loader: {deep_counts:?}"
     );
 }
+
+/// A query text that ran cleanly once skips async-graphql's document-only validation
+/// rules afterwards; a bad variable is still refused, by the field that parses it.
+/// Mutations are fully validated every time, so a bad one runs none of its fields.
+#[tokio::test(flavor = "multi_thread")]
+async fn validated_documents_still_refuse_bad_variables() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let query = "query($id: ID!) { user(id: $id) { username } }";
+    for _ in 0..2 {
+        let data = app.ok(None, query, json!({ "id": alice.id })).await;
+        assert_eq!(data, json!({ "user": { "username": "alice" } }));
+    }
+    for bad in [json!({ "id": { "not": "an id" } }), json!({})] {
+        let body = app.graphql(None, query, bad.clone()).await;
+        assert!(body["errors"][0]["message"].is_string(), "{bad}: {body}");
+        assert_eq!(body["data"]["user"], json!(null), "{bad}: {body}");
+    }
+
+    let create =
+        "mutation($input: CreateStoryInput!) { createStory(input: $input) { story { id } } }";
+    let input = json!({ "input": { "title": "Dawn", "content": "" } });
+    app.ok(Some(&alice.token), create, input).await;
+    let before = app.xp(&alice).await;
+    let bad = json!({ "input": { "title": 5, "content": "" } });
+    let body = app.graphql(Some(&alice.token), create, bad).await;
+    assert!(body["errors"][0]["message"].is_string(), "{body}");
+    assert_eq!(body["data"], json!(null), "{body}");
+    assert_eq!(app.xp(&alice).await, before, "nothing was created");
+}
