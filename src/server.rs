@@ -83,10 +83,13 @@ pub fn state_with(
     let live = LiveHub::default();
     let throttle = Arc::new(AuthThrottle::per_minute(options.auth_attempts_per_minute));
     tokio::spawn(listener::listen(database_url.to_string(), live.clone()));
+    // One set of loaders for the three schemas, so their requests batch together.
+    let loaders = Loaders::new(&pool);
     let schema = |endpoint| {
         build_schema(
             endpoint,
             Some(pool.clone()),
+            Some(loaders.clone()),
             Some(keys.clone()),
             Some(live.clone()),
             Some(throttle.clone()),
@@ -97,7 +100,6 @@ pub fn state_with(
         validated_schema: schema(Endpoint::HttpValidated),
         websocket_schema: schema(Endpoint::WebSocket),
         documents: Arc::new(Documents::default()),
-        loaders: Loaders::new(&pool),
         pool,
         keys,
         live,

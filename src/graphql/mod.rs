@@ -26,6 +26,7 @@ use std::sync::Arc;
 use crate::auth::TokenKeys;
 use crate::auth::throttle::AuthThrottle;
 use crate::db::DbPool;
+use crate::graphql::loaders::Loaders;
 use crate::live::LiveHub;
 
 #[derive(MergedObject, Default)]
@@ -65,10 +66,12 @@ pub enum Endpoint {
     WebSocket,
 }
 
-/// Builds a schema once; per-request data (the caller, loaders) is added per request.
+/// Builds a schema once, with the server-wide data (pool, loaders, keys, hub, throttle);
+/// per-request data (the caller, the client's address) is added per request.
 pub fn build_schema(
     endpoint: Endpoint,
     pool: Option<DbPool>,
+    loaders: Option<Loaders>,
     keys: Option<TokenKeys>,
     hub: Option<LiveHub>,
     throttle: Option<Arc<AuthThrottle>>,
@@ -94,6 +97,9 @@ pub fn build_schema(
     if let Some(pool) = pool {
         builder = builder.data(pool);
     }
+    if let Some(loaders) = loaders {
+        builder = builder.data(loaders);
+    }
     if let Some(keys) = keys {
         builder = builder.data(keys);
     }
@@ -102,5 +108,5 @@ pub fn build_schema(
 
 /// The SDL, as `storyxp print-schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    build_schema(Endpoint::Http, None, None, None, None).sdl()
+    build_schema(Endpoint::Http, None, None, None, None, None).sdl()
 }

@@ -28,7 +28,6 @@ use crate::db::DbPool;
 use crate::error::AppError;
 use crate::graphql::AppSchema;
 use crate::graphql::documents::Documents;
-use crate::graphql::loaders::Loaders;
 use crate::live::LiveHub;
 
 /// Largest request body accepted (413 beyond).
@@ -47,8 +46,6 @@ pub struct AppState {
     pub websocket_schema: AppSchema,
     pub documents: Arc<Documents>,
     pub pool: DbPool,
-    /// Batched reads, shared by all requests.
-    pub loaders: Loaders,
     pub keys: TokenKeys,
     pub live: LiveHub,
     pub throttle: Arc<AuthThrottle>,
@@ -166,10 +163,7 @@ async fn graphql(
         .and_then(|value| value.to_str().ok());
     let mut response = match state.keys.caller_from_header(authorization) {
         Ok(caller) => {
-            let request = request
-                .data(caller)
-                .data(ClientAddress(client.ip()))
-                .data(state.loaders.clone());
+            let request = request.data(caller).data(ClientAddress(client.ip()));
             let span = tracing::info_span!("graphql", request_id = %request_id);
             GraphQLResponse::from(execute(&state, request).instrument(span).await).into_response()
         }

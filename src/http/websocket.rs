@@ -70,7 +70,6 @@ pub async fn serve(socket: WebSocket, protocol: GraphQLProtocol, state: AppState
     };
     let mut data = Data::default();
     data.insert(caller);
-    data.insert(state.loaders.clone());
 
     // async-graphql writes into a channel; one writer task adds keep-alive pings and
     // closes the socket on shutdown, after the subscriptions' `complete`s are out.

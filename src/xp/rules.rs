@@ -303,8 +303,6 @@ impl AchievementKey {
     }
 }
 
-/// The achievements an award of `action` may unlock, count-based first, as the JSON
-/// the database's award function reads.
 /// `achievement_candidates(action)` as the JSON text `award_xp` takes, built once per
 /// action (it is sent with every award).
 pub fn achievement_candidates_json(action: XpAction) -> &'static str {
@@ -318,6 +316,8 @@ pub fn achievement_candidates_json(action: XpAction) -> &'static str {
     JSON.get(&action).map_or("[]", String::as_str)
 }
 
+/// The achievements an award of `action` may unlock, count-based first, as the JSON
+/// the database's award function reads.
 pub fn achievement_candidates(action: XpAction) -> serde_json::Value {
     let mut candidates: Vec<serde_json::Value> = ACHIEVEMENTS
         .iter()
