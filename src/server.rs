@@ -13,7 +13,7 @@ use crate::db;
 use crate::graphql::documents::Documents;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::{Endpoint, build_schema};
-use crate::http::{AppState, router};
+use crate::http::{AppState, app};
 use crate::live::{LiveHub, listener};
 
 /// The default most PostgreSQL connections per process: four per CPU core, from 4 to
@@ -128,7 +128,7 @@ pub async fn serve(
     };
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app(state)),
     )
     .with_graceful_shutdown(signal)
     .await?;

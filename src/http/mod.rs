@@ -12,14 +12,16 @@ use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
 use axum::Router;
+use axum::body::Body;
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, UPGRADE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
+use tower_layer::Layer;
 use tracing::Instrument;
 
 use crate::auth::TokenKeys;
@@ -52,16 +54,21 @@ pub struct AppState {
     pub cors_origins: Arc<Vec<String>>,
 }
 
-pub fn router(state: AppState) -> Router {
+/// The routes, wrapped as a whole in the CORS layer (`Router::layer` would wrap each
+/// route instead: a boxed service and future per request). The one handler that reads
+/// a body limits it itself (`read_body`).
+pub fn app(state: AppState) -> App {
     let cors = cors(&state.cors_origins);
-    Router::new()
+    let router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql))
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/healthz", get(health::check))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(cors)
-        .with_state(state)
+        .with_state(state);
+    cors.layer(router)
 }
+
+/// The service `app` builds.
+pub type App = Cors<Router>;
 
 /// Browsers may call the API from the configured origins only (none by default).
 fn cors(origins: &[String]) -> CorsLayer {
@@ -124,6 +131,20 @@ fn parse_request(body: &[u8]) -> serde_json::Result<BatchRequest> {
     }
 }
 
+/// The whole body, up to MAX_BODY_BYTES (413 beyond, whatever Content-Length says).
+async fn read_body(body: Body) -> Result<Bytes, Response> {
+    use http_body_util::{BodyExt, LengthLimitError, Limited};
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a request body holds at most {MAX_BODY_BYTES} bytes\n"),
+        )
+            .into_response()),
+        Err(error) => Err(bad_request(&format!("the body could not be read: {error}"))),
+    }
+}
+
 fn bad_request(message: &str) -> Response {
     (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
 }
@@ -134,7 +155,7 @@ async fn graphql(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let is_json = headers
         .get(CONTENT_TYPE)
@@ -144,6 +165,10 @@ async fn graphql(
     if !is_json {
         return bad_request("Content-Type must be application/json");
     }
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
+    };
     let request: BatchRequest = match parse_request(&body) {
         Ok(request) => request,
         Err(error) => {

@@ -16,6 +16,32 @@ async fn a_body_over_one_mebibyte_is_413() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_chunked_body_over_one_mebibyte_is_413_too() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let address = app.base_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // No Content-Length: the server learns the size only by reading. Send 64 KiB
+    // chunks until it answers (it may close before the last ones are written).
+    let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
+    for _ in 0..17 {
+        if stream.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("at most 1048576 bytes"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn malformed_json_wrong_content_type_and_big_batches_are_400() {
     let app = TestApp::spawn().await;
     let (status, text) = app
