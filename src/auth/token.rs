@@ -1,6 +1,7 @@
 //! Session tokens: HS256 JWTs carrying the user id (`sub`) and an expiry (`exp`).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -20,6 +21,10 @@ pub struct Claims {
     pub iat: u64,
 }
 
+/// Most tokens `TokenKeys` remembers as verified (about 2 MB); it forgets them all
+/// when full and verifies each again on its next use.
+pub const MAX_VERIFIED_TOKENS: usize = 10_000;
+
 /// Signing and verification keys, built once at start-up; cheap to clone (every
 /// request's handler gets a copy of the server state).
 #[derive(Clone)]
@@ -29,6 +34,17 @@ struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens whose signature was checked, with their user and expiry: a client sends
+    /// the same token with every request, and a lookup costs a fraction of the HMAC
+    /// and the two JSON parses. Keyed by the whole token text, so a hit is a token
+    /// verified before with these keys; the expiry is still checked on every use.
+    verified: Mutex<HashMap<Box<str>, Session>>,
+}
+
+#[derive(Clone, Copy)]
+struct Session {
+    user_id: i64,
+    exp: u64,
 }
 
 /// The identity a request runs as.
@@ -63,12 +79,14 @@ impl TokenKeys {
         let decoding = DecodingKey::from_secret(secret).map_err(|error| error.to_string())?;
         // Only HS256 is accepted: a token claiming `none` or any other algorithm fails.
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
+        // The expiry is checked by `verify_at`, for fresh and remembered tokens alike.
+        validation.validate_exp = false;
         Ok(Self(Arc::new(Keys {
             encoding,
             decoding,
             validation,
+            verified: Mutex::new(HashMap::new()),
         })))
     }
 
@@ -89,18 +107,57 @@ impl TokenKeys {
 
     /// Verifies a bearer token; an invalid or expired one is an error, never anonymous.
     pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
+        self.verify_at(token, now())
+    }
+
+    /// `verify` at `now` (seconds since the epoch): a token is valid up to and including
+    /// the second of its `exp`.
+    fn verify_at(&self, token: &str, now: u64) -> Result<Caller, AppError> {
+        let session = match self.remembered(token) {
+            Some(session) => session,
+            None => {
+                let session = self.check_signature(token)?;
+                self.remember(token, session);
+                session
+            }
+        };
+        if session.exp < now {
+            return Err(AppError::Unauthenticated(
+                "your session has expired; log in again".into(),
+            ));
+        }
+        Ok(Caller::User(session.user_id))
+    }
+
+    fn check_signature(&self, token: &str) -> Result<Session, AppError> {
+        let invalid = || AppError::Unauthenticated("invalid authentication token".into());
         let data = jsonwebtoken::decode::<Claims>(token, &self.0.decoding, &self.0.validation)
-            .map_err(|error| match error.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    AppError::Unauthenticated("your session has expired; log in again".into())
-                }
-                _ => AppError::Unauthenticated("invalid authentication token".into()),
-            })?;
-        data.claims
-            .sub
-            .parse()
-            .map(Caller::User)
-            .map_err(|_| AppError::Unauthenticated("invalid authentication token".into()))
+            .map_err(|_| invalid())?;
+        let user_id = data.claims.sub.parse().map_err(|_| invalid())?;
+        Ok(Session {
+            user_id,
+            exp: data.claims.exp,
+        })
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Session>> {
+        // The map holds no invariant a panic could break halfway.
+        self.0
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn remembered(&self, token: &str) -> Option<Session> {
+        self.verified().get(token).copied()
+    }
+
+    fn remember(&self, token: &str, session: Session) {
+        let mut verified = self.verified();
+        if verified.len() >= MAX_VERIFIED_TOKENS {
+            verified.clear();
+        }
+        verified.insert(token.into(), session);
     }
 
     /// The caller named by an `Authorization` header value (`Bearer <jwt>`), if any.
@@ -152,6 +209,37 @@ mod tests {
         let keys = keys();
         let token = keys.issue_with_expiry(42, now() - 10).unwrap();
         assert_eq!(keys.verify(&token).unwrap_err().code(), "UNAUTHENTICATED");
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        let keys = keys();
+        let exp = now() + 60;
+        let token = keys.issue_with_expiry(42, exp).unwrap();
+        assert_eq!(keys.verify_at(&token, exp).unwrap(), Caller::User(42));
+        assert!(keys.remembered(&token).is_some());
+        let error = keys.verify_at(&token, exp + 1).unwrap_err();
+        assert!(error.to_string().contains("expired"), "{error}");
+        assert_eq!(keys.verify_at(&token, exp - 30).unwrap(), Caller::User(42));
+    }
+
+    #[test]
+    fn only_verified_tokens_are_remembered_and_the_memory_is_bounded() {
+        let keys = keys();
+        let token = keys.issue(42).unwrap();
+        let (head, signature) = token.rsplit_once('.').unwrap();
+        let other = if signature.starts_with('A') { "B" } else { "A" };
+        let forged = format!("{head}.{other}{}", &signature[1..]);
+        assert!(keys.verify(&forged).is_err());
+        assert!(keys.verify(&forged).is_err());
+        assert!(keys.remembered(&forged).is_none());
+        for user_id in 0..=MAX_VERIFIED_TOKENS as i64 {
+            let token = keys.issue(user_id).unwrap();
+            assert_eq!(keys.verify(&token).unwrap(), Caller::User(user_id));
+        }
+        assert!(keys.verified().len() <= MAX_VERIFIED_TOKENS);
+        // Forgotten tokens are verified again.
+        assert_eq!(keys.verify(&token).unwrap(), Caller::User(42));
     }
 
     #[test]
