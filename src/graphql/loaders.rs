@@ -139,93 +139,87 @@ type Pending<L> = Mutex<Option<Batch<<L as BatchLoad>::Key, <L as BatchLoad>::Va
 
 /// Collects the keys loaded in one pass and loads them in one query.
 pub struct Batcher<L: BatchLoad> {
-    loader: L,
-    pending: Pending<L>,
+    loader: Arc<L>,
+    pending: Arc<Pending<L>>,
 }
 
-/// Empties the pending batch if its leader is dropped before taking it: the waiters
-/// then see their sender gone and load alone, instead of waiting forever.
-struct Leader<'a, K, V> {
-    pending: &'a Mutex<Option<Batch<K, V>>>,
+/// Sends the pending batch when dropped, whether its leader takes it after its yield or
+/// is dropped before (its request cancelled): the batch's other loads still get their
+/// answers.
+struct Leader<L: BatchLoad> {
+    loader: Arc<L>,
+    pending: Arc<Pending<L>>,
 }
 
-impl<K, V> Leader<'_, K, V> {
-    /// The batch, to load now.
-    fn take(self) -> Option<Batch<K, V>> {
+impl<L: BatchLoad> Drop for Leader<L> {
+    fn drop(&mut self) {
         let batch = self
             .pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        std::mem::forget(self);
-        batch
+        if let Some(batch) = batch {
+            send(self.loader.clone(), batch);
+        }
     }
 }
 
-impl<K, V> Drop for Leader<'_, K, V> {
-    fn drop(&mut self) {
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+/// Loads a batch in a task of its own, so that it completes and answers every load in
+/// it even if the request that started it is cancelled meanwhile (a like committed in
+/// it is then reported to its request, not loaded again). With no runtime to run it
+/// (never in the server), the waiters see their senders gone and load alone.
+fn send<L: BatchLoad>(loader: Arc<L>, batch: Batch<L::Key, L::Value>) {
+    let Batch { mut keys, waiters } = batch;
+    keys.sort_unstable();
+    keys.dedup();
+    let load = async move {
+        let answer: Answer<L::Key, L::Value> =
+            loader.load(&keys).await.map(Arc::new).map_err(Arc::new);
+        for waiter in waiters {
+            let _ = waiter.send(answer.clone());
+        }
+    };
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(load);
     }
 }
 
 impl<L: BatchLoad> Batcher<L> {
     pub fn new(loader: L) -> Self {
         Self {
-            loader,
-            pending: Mutex::new(None),
+            loader: Arc::new(loader),
+            pending: Arc::new(Mutex::new(None)),
         }
     }
 
     /// The value for `key`, loaded together with the keys other fields ask for meanwhile.
     pub async fn load_one(&self, key: L::Key) -> Result<Option<L::Value>, Arc<AppError>> {
-        let waiter = {
+        let (sender, receiver) = oneshot::channel();
+        let leads = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            match pending.as_mut() {
-                Some(batch) => {
-                    let (sender, receiver) = oneshot::channel();
-                    batch.keys.push(key);
-                    batch.waiters.push(sender);
-                    Some(receiver)
-                }
-                None => {
-                    *pending = Some(Batch {
-                        keys: vec![key],
-                        waiters: Vec::new(),
-                    });
-                    None
-                }
-            }
+            let batch = pending.get_or_insert_with(|| Batch {
+                keys: Vec::new(),
+                waiters: Vec::new(),
+            });
+            batch.keys.push(key);
+            batch.waiters.push(sender);
+            batch.waiters.len() == 1
         };
-        if let Some(receiver) = waiter {
-            return match receiver.await {
-                Ok(answer) => Ok(answer?.get(&key).cloned()),
-                // The batch's leader was dropped: load this key alone.
-                Err(_) => self.load_alone(key).await,
+        if leads {
+            // This load leads the batch: let the fields polled in this pass join it,
+            // then send it (dropping the leader sends it).
+            let leader = Leader {
+                loader: self.loader.clone(),
+                pending: self.pending.clone(),
             };
+            tokio::task::yield_now().await;
+            drop(leader);
         }
-        // This load leads the batch: let the fields polled in this pass join it.
-        let leader = Leader {
-            pending: &self.pending,
-        };
-        tokio::task::yield_now().await;
-        let Some(Batch { mut keys, waiters }) = leader.take() else {
-            return self.load_alone(key).await;
-        };
-        keys.sort_unstable();
-        keys.dedup();
-        let answer: Answer<L::Key, L::Value> = self
-            .loader
-            .load(&keys)
-            .await
-            .map(Arc::new)
-            .map_err(Arc::new);
-        for waiter in waiters {
-            let _ = waiter.send(answer.clone());
+        match receiver.await {
+            Ok(answer) => Ok(answer?.get(&key).cloned()),
+            // The batch's task could not run or panicked: load this key alone.
+            Err(_) => self.load_alone(key).await,
         }
-        Ok(answer?.get(&key).cloned())
     }
 
     async fn load_alone(&self, key: L::Key) -> Result<Option<L::Value>, Arc<AppError>> {
@@ -379,7 +373,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn loads_still_answer_when_the_batchs_leader_is_dropped() {
+    async fn a_batch_is_sent_when_its_leader_is_dropped_before_sending_it() {
         let squares = Arc::new(Squares::default());
         let batcher = Batcher::new(squares.clone());
         let mut leader = Box::pin(batcher.load_one(2));
@@ -389,6 +383,50 @@ mod tests {
         assert!(futures_util::poll!(follower.as_mut()).is_pending());
         drop(leader);
         assert_eq!(follower.await.unwrap(), Some(9));
-        assert_eq!(*squares.keys.lock().unwrap(), [vec![3]]);
+        assert_eq!(*squares.keys.lock().unwrap(), [vec![2, 3]]);
+    }
+
+    /// Waits for a permit before each load (so a test can cancel a request while its
+    /// batch runs), and records the keys of each load that got through.
+    struct Gated {
+        gate: tokio::sync::Semaphore,
+        loads: Mutex<Vec<Vec<i64>>>,
+    }
+
+    impl BatchLoad for Arc<Gated> {
+        type Key = i64;
+        type Value = i64;
+        async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, AppError> {
+            let _permit = self.gate.acquire().await;
+            self.loads.lock().unwrap().push(keys.to_vec());
+            Ok(keys.iter().map(|key| (*key, -key)).collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_running_batch_completes_and_answers_when_its_leader_is_cancelled() {
+        let gated = Arc::new(Gated {
+            gate: tokio::sync::Semaphore::new(0),
+            loads: Mutex::default(),
+        });
+        let batcher = Arc::new(Batcher::new(gated.clone()));
+        let leader = tokio::spawn({
+            let batcher = batcher.clone();
+            async move { batcher.load_one(1).await }
+        });
+        let follower = tokio::spawn({
+            let batcher = batcher.clone();
+            async move { batcher.load_one(2).await }
+        });
+        // Both joined the batch, which now waits at the gate: cancel the leader's request.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        leader.abort();
+        assert!(leader.await.unwrap_err().is_cancelled());
+        gated.gate.add_permits(10);
+        assert_eq!(follower.await.unwrap().unwrap(), Some(-2));
+        // One load, the whole batch: the follower was answered by it, not loaded again.
+        assert_eq!(*gated.loads.lock().unwrap(), [vec![1, 2]]);
     }
 }
