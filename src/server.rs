@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::ServiceExt;
+use axum::extract::Request;
 use tokio::net::TcpListener;
 
 use crate::auth::TokenKeys;
@@ -126,12 +128,13 @@ pub async fn serve(
             live.shut_down();
         }
     };
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app(state)),
-    )
-    .with_graceful_shutdown(signal)
-    .await?;
+    // The client's address for the handlers (ConnectInfo); `app` serves any body type,
+    // so the request type is named.
+    let service =
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app(state));
+    axum::serve(listener, service)
+        .with_graceful_shutdown(signal)
+        .await?;
     live.wait_for_sockets(SOCKET_DRAIN).await;
     Ok(())
 }
