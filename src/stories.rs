@@ -1,6 +1,7 @@
 //! Stories and likes: writing, publishing, liking, deleting, and who may see what.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
@@ -251,40 +252,79 @@ impl LikeRequest {
 /// that no transaction holds many authors' rows for long.
 pub const MAX_LIKES_PER_TRANSACTION: usize = 64;
 
+/// What one like of a batch came to: its outcome, or the error that stopped it (shared,
+/// as a batch's answers are).
+pub type LikeResult = Result<StoryOutcome, Arc<AppError>>;
+
 /// Likes stories (`graphql::loaders::LikeBatch` gathers concurrent ones): their authors
 /// earn STORY_LIKED once per liker, ever (own likes earn nothing). One statement and one
 /// transaction (`like_stories`) per MAX_LIKES_PER_TRANSACTION likes, so one commit makes
-/// them all durable. A like of a story its liker may not see has no outcome.
+/// them all durable. A like of a story its liker may not see has no entry.
+///
+/// A like that fails fails alone: an error undoes its whole transaction, so the likes of
+/// a failed transaction are written again one by one, and only the one at fault (say,
+/// its author's XP would overflow) answers with the error. Likes are idempotent, so
+/// writing one again never awards twice.
 pub async fn like_many(
     connection: &mut AsyncPgConnection,
     likes: &[LikeRequest],
-) -> Result<HashMap<LikeRequest, StoryOutcome>, AppError> {
+) -> HashMap<LikeRequest, LikeResult> {
     let mut outcomes = HashMap::with_capacity(likes.len());
     for likes in likes.chunks(MAX_LIKES_PER_TRANSACTION) {
-        let call = LikesCall {
-            stories: likes.iter().map(|like| like.story).collect(),
-            likers: likes.iter().map(|like| like.liker).collect(),
-            subjects: likes
-                .iter()
-                .map(|like| {
-                    Subject::StoryBy {
-                        story: like.story,
-                        user: like.liker,
-                    }
-                    .key()
-                    .unwrap_or_default()
-                })
-                .collect(),
-            award: AwardParameters::for_action(XpAction::StoryLiked),
+        let error = match like_in_one_transaction(connection, likes).await {
+            Ok(written) => {
+                outcomes.extend(written.map(|(like, outcome)| (like, Ok(outcome))));
+                continue;
+            }
+            Err(error) => Arc::new(error),
         };
-        let rows: Vec<(i64, StoryActionResult)> = call.load(connection).await?;
-        outcomes.extend(rows.into_iter().filter_map(|(position, row)| {
-            let like = *likes.get(usize::try_from(position).ok()?.checked_sub(1)?)?;
-            let author = row.story.author_id;
-            Some((like, row.into_outcome(author, XpAction::StoryLiked, None)))
-        }));
+        if let [like] = likes {
+            outcomes.insert(*like, Err(error));
+            continue;
+        }
+        tracing::warn!(%error, likes = likes.len(), "a batch of likes failed; writing each alone");
+        for like in likes {
+            match like_in_one_transaction(connection, std::slice::from_ref(like)).await {
+                Ok(written) => {
+                    outcomes.extend(written.map(|(like, outcome)| (like, Ok(outcome))));
+                }
+                Err(error) => {
+                    outcomes.insert(*like, Err(Arc::new(error)));
+                }
+            }
+        }
     }
-    Ok(outcomes)
+    outcomes
+}
+
+/// `like_stories` for at most MAX_LIKES_PER_TRANSACTION likes: each visible story's
+/// like with its outcome.
+async fn like_in_one_transaction(
+    connection: &mut AsyncPgConnection,
+    likes: &[LikeRequest],
+) -> Result<impl Iterator<Item = (LikeRequest, StoryOutcome)>, AppError> {
+    let call = LikesCall {
+        stories: likes.iter().map(|like| like.story).collect(),
+        likers: likes.iter().map(|like| like.liker).collect(),
+        subjects: likes
+            .iter()
+            .map(|like| {
+                Subject::StoryBy {
+                    story: like.story,
+                    user: like.liker,
+                }
+                .key()
+                .unwrap_or_default()
+            })
+            .collect(),
+        award: AwardParameters::for_action(XpAction::StoryLiked),
+    };
+    let rows: Vec<(i64, StoryActionResult)> = call.load(connection).await?;
+    Ok(rows.into_iter().filter_map(|(position, row)| {
+        let like = *likes.get(usize::try_from(position).ok()?.checked_sub(1)?)?;
+        let author = row.story.author_id;
+        Some((like, row.into_outcome(author, XpAction::StoryLiked, None)))
+    }))
 }
 
 /// Reads a story; the reader earns STORY_READ once per story (reading your own earns nothing).

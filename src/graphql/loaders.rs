@@ -22,7 +22,7 @@ use crate::characters::{self, CharacterRecord};
 use crate::comments::{self, CommentRecord};
 use crate::db::DbPool;
 use crate::error::AppError;
-use crate::stories::{self, LikeRequest, StoryOutcome};
+use crate::stories::{self, LikeRequest, LikeResult};
 use crate::xp::AchievementKey;
 use crate::xp::ledger;
 
@@ -37,14 +37,15 @@ pub struct LikeBatch(pub DbPool);
 
 impl BatchLoad for LikeBatch {
     type Key = LikeRequest;
-    type Value = StoryOutcome;
+    /// Each like's own result: one like's error does not fail the others.
+    type Value = LikeResult;
 
     async fn load(
         &self,
         likes: &[LikeRequest],
-    ) -> Result<HashMap<LikeRequest, StoryOutcome>, AppError> {
+    ) -> Result<HashMap<LikeRequest, LikeResult>, AppError> {
         let mut connection = self.0.get().await?;
-        stories::like_many(&mut connection, likes).await
+        Ok(stories::like_many(&mut connection, likes).await)
     }
 }
 

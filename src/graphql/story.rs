@@ -203,7 +203,8 @@ impl StoryMutation {
             .load_one(like)
             .await
             .map_err(shared_error)?
-            .ok_or_else(|| AppError::not_found("story"))?;
+            .ok_or_else(|| AppError::not_found("story"))?
+            .map_err(shared_error)?;
         Ok(outcome.into())
     }
 

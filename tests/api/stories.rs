@@ -549,11 +549,11 @@ async fn a_big_batch_of_likes_gives_each_like_its_own_outcome() {
     assert!(likes.len() > 2 * MAX_LIKES_PER_TRANSACTION);
     let before = app.xp(&writer).await;
     let mut connection = app.sql().await;
-    let outcomes = like_many(&mut connection, &likes).await.unwrap();
+    let outcomes = like_many(&mut connection, &likes).await;
     assert_eq!(outcomes.len(), likes.len());
     let mut gained = 0;
     for like in &likes {
-        let outcome = &outcomes[like];
+        let outcome = outcomes[like].as_ref().expect("a like of a visible story");
         assert_eq!(outcome.story.id, like.story);
         let award = outcome.award.as_ref().expect("a first like earns");
         assert_eq!(award.recipient.to_string(), writer.id);
@@ -566,11 +566,86 @@ async fn a_big_batch_of_likes_gives_each_like_its_own_outcome() {
         .iter()
         .map(|like| LikeRequest::new(like.story, like.liker))
         .collect();
-    let outcomes = like_many(&mut connection, &again).await.unwrap();
-    assert!(outcomes.values().all(|outcome| outcome.award.is_none()));
+    let outcomes: Vec<_> = like_many(&mut connection, &again)
+        .await
+        .into_values()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(outcomes.len(), again.len());
+    assert!(outcomes.iter().all(|outcome| outcome.award.is_none()));
     assert!(
         outcomes
-            .values()
+            .iter()
             .all(|outcome| outcome.like_count == Some(10))
     );
+}
+
+/// A like that fails fails alone: the other likes of its batch (here the operations of
+/// one batched request, which the server likes in one transaction) still land and earn.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_like_that_fails_fails_alone_in_its_batch() {
+    use diesel::sql_types::BigInt;
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let full = app.sign_up("full").await;
+    let writer = app.sign_up("writer").await;
+    let liker = app.sign_up("liker").await;
+    let full_story = app.create_published_story(&full, "Full").await;
+    let mut stories = Vec::new();
+    for n in 0..4 {
+        stories.push(app.create_published_story(&writer, &format!("S{n}")).await);
+    }
+    // Bring `full` to 2 XP short of the most an INTEGER holds: a like (5 XP) of its
+    // story cannot be written.
+    let mut connection = app.sql().await;
+    diesel::sql_query(
+        "INSERT INTO xp_ledger (recipient_id, action, amount, reason) \
+         SELECT id, 'CUSTOM', 2147483645 - experience_points, 'test' FROM users WHERE id = $1",
+    )
+    .bind::<BigInt, _>(full.id.parse::<i64>().unwrap())
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let (full_before, writer_before) = (app.xp(&full).await, app.xp(&writer).await);
+    assert_eq!(full_before, 2_147_483_645);
+
+    let mut ids = stories.clone();
+    ids.insert(2, full_story.clone());
+    let batch: Vec<_> = ids
+        .iter()
+        .map(|id| json!({ "query": LIKE, "variables": { "id": id } }))
+        .collect();
+    let answers: Vec<serde_json::Value> = reqwest::Client::new()
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&liker.token)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 5);
+    let failed = &answers[2];
+    assert!(failed["data"].is_null(), "{failed}");
+    assert_eq!(
+        failed["errors"][0]["extensions"]["code"], "INTERNAL_SERVER_ERROR",
+        "{failed}"
+    );
+    let mut gained = 0;
+    for (n, answer) in answers.iter().enumerate().filter(|(n, _)| *n != 2) {
+        assert!(answer.get("errors").is_none(), "like {n}: {answer}");
+        let earned = &answer["data"]["likeStory"]["xpEarned"];
+        assert_eq!(earned["action"], "STORY_LIKED", "like {n}: {answer}");
+        assert_eq!(answer["data"]["likeStory"]["story"]["likeCount"], 1);
+        gained += earned["xpGained"].as_i64().unwrap();
+    }
+    assert!(gained >= 4 * 5);
+    // Nothing of the failed like was written; the others were, with their awards.
+    assert_eq!(app.xp(&full).await, full_before);
+    assert_eq!(like_count(&app, &full_story).await, 0);
+    assert_eq!(app.xp(&writer).await, writer_before + gained);
+    for story in &stories {
+        assert_eq!(like_count(&app, story).await, 1);
+    }
 }
