@@ -105,7 +105,6 @@ pub fn state_with(
         pool,
         keys,
         live,
-        throttle,
         cors_origins: Arc::new(options.cors_origins),
     })
 }

@@ -464,20 +464,14 @@ impl StoryActionResult {
     }
 }
 
-macro_rules! story_action_query {
-    ($call:ty) => {
-        impl QueryId for $call {
-            type QueryId = $call;
-            const HAS_STATIC_QUERY_ID: bool = true;
-        }
-
-        impl Query for $call {
-            type SqlType = StoryActionSql;
-        }
-    };
+impl QueryId for CreateCall {
+    type QueryId = CreateCall;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-story_action_query!(CreateCall);
+impl Query for CreateCall {
+    type SqlType = StoryActionSql;
+}
 
 impl QueryId for LikesCall {
     type QueryId = LikesCall;

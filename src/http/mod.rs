@@ -24,7 +24,7 @@ use tower_layer::Layer;
 use tracing::Instrument;
 
 use crate::auth::TokenKeys;
-use crate::auth::throttle::{AuthThrottle, ClientAddress};
+use crate::auth::throttle::ClientAddress;
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::graphql::AppSchema;
@@ -49,7 +49,6 @@ pub struct AppState {
     pub pool: DbPool,
     pub keys: TokenKeys,
     pub live: LiveHub,
-    pub throttle: Arc<AuthThrottle>,
     pub cors_origins: Arc<Vec<String>>,
 }
 

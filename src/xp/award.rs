@@ -139,8 +139,8 @@ impl AwardParameters {
         }
     }
 
-    /// Binds `amount` (when `with_amount`), the achievement XP and the candidates as the
-    /// last arguments of a call, and closes it.
+    /// Binds the amount, the achievement XP and the candidates as the last arguments of
+    /// a call, and closes it.
     pub fn push_binds<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_bind_param::<Integer, _>(&self.amount)?;
         out.push_sql(", ");
