@@ -55,7 +55,7 @@ async fn run(url: String) -> support::BenchResult {
     let connecting = Instant::now();
     let mut tasks = Vec::new();
     for user in 1..=SUBSCRIBERS {
-        let token = keys.issue(user)?;
+        let token = keys.issue(user, 0)?;
         let (pending, latencies) = (pending.clone(), latencies.clone());
         let mut request =
             format!("{}/graphql", base.replace("http://", "ws://")).into_client_request()?;

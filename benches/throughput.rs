@@ -157,7 +157,7 @@ async fn run(url: String) -> support::BenchResult {
     let keys = storyxp::auth::TokenKeys::new(SECRET.as_bytes())?;
     let tokens: Arc<Vec<String>> = Arc::new(
         (1..=USERS)
-            .map(|user| keys.issue(user))
+            .map(|user| keys.issue(user, 0))
             .collect::<Result<_, _>>()?,
     );
 

@@ -61,7 +61,7 @@ fn validate_email(email: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-fn validate_password(password: &str) -> Result<(), AppError> {
+pub fn validate_password(password: &str) -> Result<(), AppError> {
     if !PASSWORD_LENGTH.contains(&password.chars().count()) {
         return Err(AppError::BadUserInput(
             "password must be 8 to 256 characters long".into(),
@@ -102,50 +102,6 @@ pub async fn sign_up(
             }
             _ => error.into(),
         })
-}
-
-/// Logs in by username or email. A wrong password and an unknown login look the same.
-pub async fn log_in(
-    connection: &mut AsyncPgConnection,
-    login: &str,
-    password: String,
-) -> Result<UserRecord, AppError> {
-    let login = login.trim();
-    let found: Option<(UserRecord, String)> = users::table
-        .filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(username) = lower(")
-                .bind::<diesel::sql_types::Text, _>(login)
-                .sql(") OR lower(email) = lower(")
-                .bind::<diesel::sql_types::Text, _>(login)
-                .sql(")"),
-        )
-        .select((UserRecord::as_select(), users::password_hash))
-        .first(connection)
-        .await
-        .optional()?;
-    let refused = || AppError::Unauthenticated("wrong login or password".into());
-    let Some((user, hash)) = found else {
-        // Spend the same effort as a real check so timing does not reveal unknown logins.
-        password::hash(password).await?;
-        return Err(refused());
-    };
-    if password::is_django_hash(&hash) {
-        if !password::verify_django(password.clone(), hash).await? {
-            return Err(refused());
-        }
-        // First login after the import: replace the old hash with argon2id.
-        let rehashed = password::hash(password).await?;
-        diesel::update(users::table.find(user.id))
-            .set(users::password_hash.eq(rehashed))
-            .execute(connection)
-            .await?;
-        return Ok(user);
-    }
-    if password::verify(password, hash).await? {
-        Ok(user)
-    } else {
-        Err(refused())
-    }
 }
 
 pub async fn find(

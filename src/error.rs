@@ -12,14 +12,37 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     BadUserInput(String),
-    #[error("too many attempts from your address; try again in {retry_after_seconds} seconds")]
-    Throttled { retry_after_seconds: u64 },
+    #[error("{}", throttled_message(*scope, *retry_after_seconds))]
+    Throttled {
+        scope: ThrottleScope,
+        retry_after_seconds: u64,
+    },
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
     #[error("database unavailable: {0}")]
     Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What a throttle counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleScope {
+    /// Attempts from one client address.
+    Address,
+    /// Failed passwords for one login (known or not: the message is the same).
+    Account,
+}
+
+fn throttled_message(scope: ThrottleScope, retry_after_seconds: u64) -> String {
+    match scope {
+        ThrottleScope::Address => format!(
+            "too many attempts from your address; try again in {retry_after_seconds} seconds"
+        ),
+        ThrottleScope::Account => format!(
+            "too many failed attempts for this account; try again in {retry_after_seconds} seconds"
+        ),
+    }
 }
 
 impl AppError {
@@ -56,9 +79,18 @@ impl ErrorExtensions for AppError {
         async_graphql::Error::new(message).extend_with(|_, extensions| {
             extensions.set("code", self.code());
             if let AppError::Throttled {
+                scope,
                 retry_after_seconds,
             } = self
             {
+                extensions.set("reason", "TOO_MANY_ATTEMPTS");
+                extensions.set(
+                    "throttledBy",
+                    match scope {
+                        ThrottleScope::Address => "ADDRESS",
+                        ThrottleScope::Account => "ACCOUNT",
+                    },
+                );
                 extensions.set("retryAfterSeconds", *retry_after_seconds);
             }
         })

@@ -18,6 +18,7 @@ pub mod legacy;
 pub mod live;
 pub mod notifications;
 pub mod server;
+pub mod sessions;
 pub mod stories;
 pub mod telemetry;
 pub mod xp;

@@ -14,7 +14,7 @@ use crate::auth::throttle::AuthThrottle;
 use crate::db;
 use crate::graphql::documents::Documents;
 use crate::graphql::loaders::Loaders;
-use crate::graphql::{Endpoint, build_schema};
+use crate::graphql::{Endpoint, ServerData, build_schema};
 use crate::http::{AppState, app};
 use crate::live::{LiveHub, listener};
 
@@ -84,24 +84,27 @@ pub fn state_with(
     let keys = TokenKeys::new(secret)?;
     let live = LiveHub::default();
     let throttle = Arc::new(AuthThrottle::per_minute(options.auth_attempts_per_minute));
-    tokio::spawn(listener::listen(database_url.to_string(), live.clone()));
-    // One set of loaders for the three schemas, so their requests batch together.
-    let loaders = Loaders::new(&pool);
-    let schema = |endpoint| {
-        build_schema(
-            endpoint,
-            Some(pool.clone()),
-            Some(loaders.clone()),
-            Some(keys.clone()),
-            Some(live.clone()),
-            Some(throttle.clone()),
-        )
+    tokio::spawn(listener::listen(
+        database_url.to_string(),
+        live.clone(),
+        keys.revocations().clone(),
+    ));
+    // One set of loaders and documents for the three schemas, so their requests batch
+    // together and a persisted query registered over HTTP runs over WebSocket too.
+    let documents = Arc::new(Documents::default());
+    let data = ServerData {
+        pool: Some(pool.clone()),
+        loaders: Some(Loaders::new(&pool)),
+        keys: Some(keys.clone()),
+        hub: Some(live.clone()),
+        throttle: Some(throttle),
+        documents: Some(documents.clone()),
     };
     Ok(AppState {
-        schema: schema(Endpoint::Http),
-        validated_schema: schema(Endpoint::HttpValidated),
-        websocket_schema: schema(Endpoint::WebSocket),
-        documents: Arc::new(Documents::default()),
+        schema: build_schema(Endpoint::Http, data.clone()),
+        validated_schema: build_schema(Endpoint::HttpValidated, data.clone()),
+        websocket_schema: build_schema(Endpoint::WebSocket, data),
+        documents,
         pool,
         keys,
         live,

@@ -1,7 +1,8 @@
 //! Who is calling: JWT session tokens and password hashing.
 
 pub mod password;
+pub mod revocations;
 pub mod throttle;
 pub mod token;
 
-pub use token::{Caller, TokenKeys};
+pub use token::{Authentication, Caller, Session, TokenKeys};

@@ -75,12 +75,8 @@ pub fn django_pbkdf2_matches(password: &str, encoded: &str) -> bool {
         salt.as_bytes(),
         iterations,
     );
-    // Constant-time comparison.
-    derived
-        .iter()
-        .zip(&expected)
-        .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-        == 0
+    use subtle::ConstantTimeEq;
+    derived.as_slice().ct_eq(expected.as_slice()).into()
 }
 
 /// Builds a Django-format hash (used by tests and tools that make legacy dumps).

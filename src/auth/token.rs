@@ -1,12 +1,17 @@
-//! Session tokens: HS256 JWTs carrying the user id (`sub`) and an expiry (`exp`).
+//! Session tokens: HS256 JWTs carrying the user id (`sub`), an expiry (`exp`) and the
+//! session generation they were issued in (`gen`; a password change starts a new one).
+//! A token is valid while its signature checks, it has not expired, and
+//! `auth::revocations` does not know it as ended.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lru::LruCache;
 use serde::{Deserialize, Serialize};
 
+use super::revocations::{Revocations, TokenHash, token_hash};
 use crate::error::AppError;
 
 /// Shortest secret accepted, in bytes.
@@ -19,10 +24,13 @@ pub struct Claims {
     pub sub: String,
     pub exp: u64,
     pub iat: u64,
+    /// The session generation; tokens issued before sessions could end have none (0).
+    #[serde(default)]
+    pub r#gen: i32,
 }
 
-/// Most tokens `TokenKeys` remembers as verified (about 2 MB); it forgets them all
-/// when full and verifies each again on its next use.
+/// Most tokens `TokenKeys` remembers as verified (about 3 MB); the least recently used
+/// is forgotten first and verified again on its next use.
 pub const MAX_VERIFIED_TOKENS: usize = 10_000;
 
 /// Signing and verification keys, built once at start-up; cheap to clone (every
@@ -37,14 +45,21 @@ struct Keys {
     /// Tokens whose signature was checked, with their user and expiry: a client sends
     /// the same token with every request, and a lookup costs a fraction of the HMAC
     /// and the two JSON parses. Keyed by the whole token text, so a hit is a token
-    /// verified before with these keys; the expiry is still checked on every use.
-    verified: Mutex<HashMap<Box<str>, Session>>,
+    /// verified before with these keys; expiry and revocation are still checked on
+    /// every use.
+    verified: Mutex<LruCache<Box<str>, Session>>,
+    revocations: Revocations,
 }
 
-#[derive(Clone, Copy)]
-struct Session {
-    user_id: i64,
-    exp: u64,
+/// A verified token: whose it is, until when, of which generation, and its hash (what
+/// logOut records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    pub user_id: i64,
+    /// Seconds since the epoch.
+    pub expires_at: u64,
+    pub generation: i32,
+    pub token_hash: TokenHash,
 }
 
 /// The identity a request runs as.
@@ -67,8 +82,56 @@ impl Caller {
     }
 }
 
+/// Who a request's credentials name: the caller and, for a signed-in one, the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authentication {
+    pub caller: Caller,
+    pub session: Option<Session>,
+}
+
+impl Authentication {
+    pub const ANONYMOUS: Authentication = Authentication {
+        caller: Caller::Anonymous,
+        session: None,
+    };
+
+    /// Attaches the caller and the session as request data (what resolvers read).
+    pub fn attach(self, request: async_graphql::Request) -> async_graphql::Request {
+        let request = request.data(self.caller);
+        match self.session {
+            Some(session) => request.data(session),
+            None => request,
+        }
+    }
+
+    /// `attach` for every operation of a batch.
+    pub fn attach_to_batch(
+        self,
+        request: async_graphql::BatchRequest,
+    ) -> async_graphql::BatchRequest {
+        let request = request.data(self.caller);
+        match self.session {
+            Some(session) => request.data(session),
+            None => request,
+        }
+    }
+
+    /// The same as connection data of a WebSocket.
+    pub fn insert_into(self, data: &mut async_graphql::Data) {
+        data.insert(self.caller);
+        if let Some(session) = self.session {
+            data.insert(session);
+        }
+    }
+}
+
 impl TokenKeys {
     pub fn new(secret: &[u8]) -> Result<Self, String> {
+        Self::with_revocations(secret, Revocations::default())
+    }
+
+    /// Keys that refuse the sessions `revocations` knows as ended.
+    pub fn with_revocations(secret: &[u8], revocations: Revocations) -> Result<Self, String> {
         if secret.len() < MIN_SECRET_LEN {
             return Err(format!(
                 "JWT_SECRET must be at least {MIN_SECRET_LEN} bytes long (it is {})",
@@ -82,37 +145,52 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "sub"]);
         // The expiry is checked by `verify_at`, for fresh and remembered tokens alike.
         validation.validate_exp = false;
+        let capacity = NonZeroUsize::new(MAX_VERIFIED_TOKENS).unwrap_or(NonZeroUsize::MIN);
         Ok(Self(Arc::new(Keys {
             encoding,
             decoding,
             validation,
-            verified: Mutex::new(HashMap::new()),
+            verified: Mutex::new(LruCache::new(capacity)),
+            revocations,
         })))
     }
 
-    pub fn issue(&self, user_id: i64) -> Result<String, AppError> {
-        self.issue_with_expiry(user_id, now() + TOKEN_LIFETIME.as_secs())
+    /// The ended sessions these keys refuse.
+    pub fn revocations(&self) -> &Revocations {
+        &self.0.revocations
+    }
+
+    /// A token for `user_id` in session `generation` (the user's `session_generation`).
+    pub fn issue(&self, user_id: i64, generation: i32) -> Result<String, AppError> {
+        self.issue_with_expiry(user_id, generation, now() + TOKEN_LIFETIME.as_secs())
     }
 
     /// A token expiring at `exp` (seconds since the epoch).
-    pub fn issue_with_expiry(&self, user_id: i64, exp: u64) -> Result<String, AppError> {
+    pub fn issue_with_expiry(
+        &self,
+        user_id: i64,
+        generation: i32,
+        exp: u64,
+    ) -> Result<String, AppError> {
         let claims = Claims {
             sub: user_id.to_string(),
             exp,
             iat: now(),
+            r#gen: generation,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.0.encoding)
             .map_err(|error| AppError::Internal(format!("signing a token: {error}")))
     }
 
-    /// Verifies a bearer token; an invalid or expired one is an error, never anonymous.
-    pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
+    /// Verifies a bearer token; an invalid, expired or ended one is an error, never
+    /// anonymous.
+    pub fn verify(&self, token: &str) -> Result<Session, AppError> {
         self.verify_at(token, now())
     }
 
     /// `verify` at `now` (seconds since the epoch): a token is valid up to and including
     /// the second of its `exp`.
-    fn verify_at(&self, token: &str, now: u64) -> Result<Caller, AppError> {
+    fn verify_at(&self, token: &str, now: u64) -> Result<Session, AppError> {
         let session = match self.remembered(token) {
             Some(session) => session,
             None => {
@@ -121,12 +199,21 @@ impl TokenKeys {
                 session
             }
         };
-        if session.exp < now {
+        if session.expires_at < now {
             return Err(AppError::Unauthenticated(
                 "your session has expired; log in again".into(),
             ));
         }
-        Ok(Caller::User(session.user_id))
+        if self
+            .0
+            .revocations
+            .is_ended(session.user_id, session.generation, &session.token_hash)
+        {
+            return Err(AppError::Unauthenticated(
+                "this session has ended; log in again".into(),
+            ));
+        }
+        Ok(session)
     }
 
     fn check_signature(&self, token: &str) -> Result<Session, AppError> {
@@ -136,11 +223,13 @@ impl TokenKeys {
         let user_id = data.claims.sub.parse().map_err(|_| invalid())?;
         Ok(Session {
             user_id,
-            exp: data.claims.exp,
+            expires_at: data.claims.exp,
+            generation: data.claims.r#gen,
+            token_hash: token_hash(token),
         })
     }
 
-    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Session>> {
+    fn verified(&self) -> std::sync::MutexGuard<'_, LruCache<Box<str>, Session>> {
         // The map holds no invariant a panic could break halfway.
         self.0
             .verified
@@ -153,17 +242,13 @@ impl TokenKeys {
     }
 
     fn remember(&self, token: &str, session: Session) {
-        let mut verified = self.verified();
-        if verified.len() >= MAX_VERIFIED_TOKENS {
-            verified.clear();
-        }
-        verified.insert(token.into(), session);
+        self.verified().put(token.into(), session);
     }
 
-    /// The caller named by an `Authorization` header value (`Bearer <jwt>`), if any.
-    pub fn caller_from_header(&self, header: Option<&str>) -> Result<Caller, AppError> {
+    /// Who an `Authorization` header value (`Bearer <jwt>`) names: anonymous without one.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Authentication, AppError> {
         let Some(header) = header.map(str::trim).filter(|value| !value.is_empty()) else {
-            return Ok(Caller::Anonymous);
+            return Ok(Authentication::ANONYMOUS);
         };
         let token = header
             .strip_prefix("Bearer ")
@@ -173,11 +258,21 @@ impl TokenKeys {
                     "the Authorization header must be `Bearer <token>`".into(),
                 )
             })?;
-        self.verify(token.trim())
+        let session = self.verify(token.trim())?;
+        Ok(Authentication {
+            caller: Caller::User(session.user_id),
+            session: Some(session),
+        })
+    }
+
+    /// The caller named by an `Authorization` header value, if any.
+    pub fn caller_from_header(&self, header: Option<&str>) -> Result<Caller, AppError> {
+        Ok(self.authenticate(header)?.caller)
     }
 }
 
-fn now() -> u64 {
+/// Seconds since the epoch, on real time (token expiry never follows the test clock).
+pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
@@ -187,84 +282,127 @@ fn now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn keys() -> TokenKeys {
         TokenKeys::new(&[7u8; 32]).unwrap()
     }
 
+    fn user(keys: &TokenKeys, token: &str) -> i64 {
+        keys.verify(token).unwrap().user_id
+    }
+
     #[test]
-    fn a_fresh_token_names_its_user() {
+    fn a_fresh_token_names_its_user_and_generation() {
         let keys = keys();
-        let token = keys.issue(42).unwrap();
-        assert_eq!(keys.verify(&token).unwrap(), Caller::User(42));
+        let token = keys.issue(42, 3).unwrap();
+        let session = keys.verify(&token).unwrap();
+        assert_eq!((session.user_id, session.generation), (42, 3));
+        assert_eq!(session.token_hash, token_hash(&token));
     }
 
     #[test]
     fn short_secrets_are_refused() {
-        assert!(TokenKeys::new(b"too short").is_err());
+        assert_eq!(
+            TokenKeys::new(b"too short").err().unwrap(),
+            "JWT_SECRET must be at least 32 bytes long (it is 9)"
+        );
     }
 
     #[test]
     fn expired_tokens_are_refused() {
         let keys = keys();
-        let token = keys.issue_with_expiry(42, now() - 10).unwrap();
-        assert_eq!(keys.verify(&token).unwrap_err().code(), "UNAUTHENTICATED");
+        let token = keys.issue_with_expiry(42, 0, now() - 10).unwrap();
+        let error = keys.verify(&token).unwrap_err();
+        assert_eq!(error.code(), "UNAUTHENTICATED");
+        assert_eq!(error.to_string(), "your session has expired; log in again");
     }
 
     #[test]
     fn a_remembered_token_still_expires() {
         let keys = keys();
         let exp = now() + 60;
-        let token = keys.issue_with_expiry(42, exp).unwrap();
-        assert_eq!(keys.verify_at(&token, exp).unwrap(), Caller::User(42));
+        let token = keys.issue_with_expiry(42, 0, exp).unwrap();
+        assert_eq!(keys.verify_at(&token, exp).unwrap().user_id, 42);
         assert!(keys.remembered(&token).is_some());
         let error = keys.verify_at(&token, exp + 1).unwrap_err();
-        assert!(error.to_string().contains("expired"), "{error}");
-        assert_eq!(keys.verify_at(&token, exp - 30).unwrap(), Caller::User(42));
+        assert_eq!(error.to_string(), "your session has expired; log in again");
+        assert_eq!(keys.verify_at(&token, exp - 30).unwrap().user_id, 42);
     }
 
     #[test]
-    fn only_verified_tokens_are_remembered_and_the_memory_is_bounded() {
+    fn ended_sessions_are_refused_even_when_remembered() {
         let keys = keys();
-        let token = keys.issue(42).unwrap();
+        let first = keys.issue(42, 0).unwrap();
+        let second = keys.issue_with_expiry(42, 0, now() + 100).unwrap();
+        assert_eq!(user(&keys, &first), 42);
+        keys.revocations()
+            .end_token(token_hash(&first), now() + 1000, now());
+        let error = keys.verify(&first).unwrap_err();
+        assert_eq!(error.code(), "UNAUTHENTICATED");
+        assert_eq!(error.to_string(), "this session has ended; log in again");
+        assert_eq!(user(&keys, &second), 42, "only the logged-out token ends");
+        keys.revocations().start_generation(42, 1);
+        assert!(keys.verify(&second).is_err());
+        let fresh = keys.issue(42, 1).unwrap();
+        assert_eq!(user(&keys, &fresh), 42);
+    }
+
+    #[test]
+    fn only_verified_tokens_are_remembered_and_the_least_recent_is_forgotten() {
+        let keys = keys();
+        let token = keys.issue(42, 0).unwrap();
         let (head, signature) = token.rsplit_once('.').unwrap();
         let other = if signature.starts_with('A') { "B" } else { "A" };
         let forged = format!("{head}.{other}{}", &signature[1..]);
-        assert!(keys.verify(&forged).is_err());
-        assert!(keys.verify(&forged).is_err());
+        assert_eq!(
+            keys.verify(&forged).unwrap_err().to_string(),
+            "invalid authentication token"
+        );
         assert!(keys.remembered(&forged).is_none());
-        for user_id in 0..=MAX_VERIFIED_TOKENS as i64 {
-            let token = keys.issue(user_id).unwrap();
-            assert_eq!(keys.verify(&token).unwrap(), Caller::User(user_id));
+        assert_eq!(user(&keys, &token), 42);
+        for user_id in 0..MAX_VERIFIED_TOKENS as i64 {
+            let other = keys.issue(1_000 + user_id, 0).unwrap();
+            assert_eq!(keys.verify(&other).unwrap().user_id, 1_000 + user_id);
+            if user_id % 1_000 == 0 {
+                // Used now and then, so it stays among the most recent.
+                assert_eq!(user(&keys, &token), 42);
+            }
         }
-        assert!(keys.verified().len() <= MAX_VERIFIED_TOKENS);
+        assert_eq!(keys.verified().len(), MAX_VERIFIED_TOKENS);
+        assert!(keys.remembered(&token).is_some(), "recently used: kept");
+        let oldest = keys.issue(1_000, 0).unwrap();
+        assert!(
+            keys.remembered(&oldest).is_none(),
+            "least recent: forgotten"
+        );
         // Forgotten tokens are verified again.
-        assert_eq!(keys.verify(&token).unwrap(), Caller::User(42));
+        assert_eq!(user(&keys, &oldest), 1_000);
     }
 
     #[test]
-    fn unsigned_tokens_are_refused() {
-        use base64_free::encode;
-        let header = encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let claims = encode(format!(r#"{{"sub":"1","exp":{}}}"#, now() + 60).as_bytes());
-        let token = format!("{header}.{claims}.");
-        assert!(keys().verify(&token).is_err());
-    }
-
-    /// URL-safe base64 without padding, enough to forge a token in a test.
-    mod base64_free {
-        pub fn encode(bytes: &[u8]) -> String {
-            const TABLE: &[u8] =
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-            let mut out = String::new();
-            for chunk in bytes.chunks(3) {
-                let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
-                    << (8 * (3 - chunk.len()));
-                for i in 0..=chunk.len() {
-                    out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                }
-            }
-            out
+    fn unsigned_and_foreign_tokens_are_refused_as_invalid() {
+        let keys = keys();
+        let claims = format!(r#"{{"sub":"1","exp":{}}}"#, now() + 60);
+        let forge = |header: &str, signature: &str| {
+            format!(
+                "{}.{}.{signature}",
+                URL_SAFE_NO_PAD.encode(header),
+                URL_SAFE_NO_PAD.encode(&claims)
+            )
+        };
+        for token in [
+            forge(r#"{"alg":"none","typ":"JWT"}"#, ""),
+            forge(r#"{"alg":"HS512","typ":"JWT"}"#, "c2lnbmF0dXJl"),
+            TokenKeys::new(&[8u8; 32]).unwrap().issue(1, 0).unwrap(),
+        ] {
+            let error = keys.verify(&token).unwrap_err();
+            assert_eq!(error.code(), "UNAUTHENTICATED", "{token}");
+            assert_eq!(error.to_string(), "invalid authentication token", "{token}");
         }
+        // The same claims signed with the right key are accepted: the refusals above
+        // are the header's and the signature's doing.
+        assert_eq!(user(&keys, &keys.issue(1, 0).unwrap()), 1);
     }
 }

@@ -11,6 +11,23 @@ diesel::table! {
         is_admin -> Bool,
         created_at -> Timestamptz,
         django_id -> Nullable<Int8>,
+        session_generation -> Int4,
+    }
+}
+
+diesel::table! {
+    revoked_tokens (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Int8,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Int8,
+        account -> Text,
+        failed_at -> Timestamptz,
     }
 }
 

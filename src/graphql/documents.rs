@@ -14,8 +14,11 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{Request, ServerError};
+use async_graphql::{Request, ServerError, ServerResult};
 use lru::LruCache;
 use serde::Deserialize;
 use sha2::Digest;
@@ -132,10 +135,7 @@ impl Documents {
                 .cloned()
                 .ok_or_else(|| ServerError::new("PersistedQueryNotFound", None));
         }
-        let hash: String = sha2::Sha256::digest(request.query.as_bytes())
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let hash = hex::encode(sha2::Sha256::digest(request.query.as_bytes()));
         if persisted.sha256_hash != hash {
             return Err(ServerError::new("provided sha does not match query", None));
         }
@@ -158,6 +158,29 @@ impl Documents {
             lock(&self.parsed).put(query.to_string(), document.clone());
         }
         Ok(document)
+    }
+}
+
+/// The WebSocket schema's one extension: gives each operation its document from the
+/// same `Documents` as HTTP (so one persisted-query store and one depth check).
+pub struct Prepare(pub Arc<Documents>);
+
+impl ExtensionFactory for Prepare {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Prepare(self.0.clone()))
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Prepare {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        self.0.prepare(&mut request)?;
+        next.run(ctx, request).await
     }
 }
 
@@ -220,10 +243,7 @@ mod tests {
     fn persisted_queries_are_found_by_hash_once_registered() {
         let documents = Documents::default();
         let query = "{ xpRewards { xp } }";
-        let hash: String = sha2::Sha256::digest(query.as_bytes())
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let hash = hex::encode(sha2::Sha256::digest(query.as_bytes()));
         let mut by_hash = Request::new("");
         by_hash
             .extensions

@@ -1,107 +1,210 @@
-//! Limits checked on the parsed query, before anything runs: nesting depth (not
-//! counting introspection, so GraphiQL's schema query passes) and complexity.
-//! The HTTP endpoint checks the depth when it parses (graphql::documents); WebSocket
-//! operations pass the DepthLimit extension.
+//! Limits checked on the parsed query, before anything runs: nesting depth (a limit of
+//! its own for introspection, so the standard introspection queries pass while deeper
+//! ones do not) and complexity (set on the schema, introspection fields included).
+//! `graphql::documents` applies the depth check to every document it parses, for HTTP
+//! and WebSocket operations alike.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
 };
-use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{Name, Positioned, ServerError, ServerResult};
 
-/// Deepest nesting of fields a query may have.
+/// Deepest nesting of fields a query may have (leaf fields counted).
 pub const MAX_DEPTH: usize = 12;
+/// Deepest nesting under `__schema` or `__type` (counting those and leaf fields):
+/// graphql-js's `getIntrospectionQuery()` and GraphiQL's nest 15 levels.
+pub const MAX_INTROSPECTION_DEPTH: usize = 16;
 /// Highest complexity (fields, with lists weighted by their page size) a query may have.
 pub const MAX_COMPLEXITY: usize = 5_000;
 
-pub struct DepthLimit;
+/// The deepest paths of a selection: through ordinary fields, and through introspection.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+struct Depths {
+    regular: usize,
+    introspection: usize,
+}
 
-impl ExtensionFactory for DepthLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DepthLimit)
+impl Depths {
+    fn max(self, other: Depths) -> Depths {
+        Depths {
+            regular: self.regular.max(other.regular),
+            introspection: self.introspection.max(other.introspection),
+        }
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for DepthLimit {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        check_depth(&document)?;
-        Ok(document)
-    }
-}
-
-/// Refuses a document nesting fields deeper than MAX_DEPTH (introspection not counted).
+/// Refuses a document nesting fields deeper than MAX_DEPTH, or introspection deeper
+/// than MAX_INTROSPECTION_DEPTH.
 pub fn check_depth(document: &ExecutableDocument) -> ServerResult<()> {
-    let depth = document
+    let depths = document
         .operations
         .iter()
         .map(|(_, operation)| {
-            selection_depth(
+            selection_depths(
                 &operation.node.selection_set.node,
                 &document.fragments,
                 &mut HashSet::new(),
             )
         })
-        .max()
-        .unwrap_or(0);
-    if depth > MAX_DEPTH {
-        let mut error = ServerError::new(
-            format!("the query nests {depth} levels deep; at most {MAX_DEPTH} are allowed"),
-            None,
-        );
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("code", "BAD_USER_INPUT");
-        return Err(error);
+        .fold(Depths::default(), Depths::max);
+    if depths.regular > MAX_DEPTH {
+        return Err(too_deep(format!(
+            "the query nests {} levels deep; at most {MAX_DEPTH} are allowed",
+            depths.regular
+        )));
+    }
+    if depths.introspection > MAX_INTROSPECTION_DEPTH {
+        return Err(too_deep(format!(
+            "the introspection query nests {} levels deep; at most {MAX_INTROSPECTION_DEPTH} are allowed",
+            depths.introspection
+        )));
     }
     Ok(())
 }
 
-fn selection_depth(
+fn too_deep(message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", "BAD_USER_INPUT");
+    error
+}
+
+fn is_introspection_root(name: &str) -> bool {
+    name == "__schema" || name == "__type"
+}
+
+fn selection_depths(
     selection_set: &SelectionSet,
-    fragments: &std::collections::HashMap<Name, Positioned<FragmentDefinition>>,
+    fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
     visiting: &mut HashSet<Name>,
-) -> usize {
+) -> Depths {
     selection_set
         .items
         .iter()
         .map(|selection| match &selection.node {
             Selection::Field(field) => {
-                let name = field.node.name.node.as_str();
-                if name == "__schema" || name == "__type" {
-                    0
+                let below = selection_depths(&field.node.selection_set.node, fragments, visiting);
+                if is_introspection_root(field.node.name.node.as_str()) {
+                    Depths {
+                        regular: 0,
+                        introspection: 1 + below.regular.max(below.introspection),
+                    }
                 } else {
-                    1 + selection_depth(&field.node.selection_set.node, fragments, visiting)
+                    Depths {
+                        regular: 1 + below.regular,
+                        introspection: if below.introspection > 0 {
+                            1 + below.introspection
+                        } else {
+                            0
+                        },
+                    }
                 }
             }
             Selection::InlineFragment(fragment) => {
-                selection_depth(&fragment.node.selection_set.node, fragments, visiting)
+                selection_depths(&fragment.node.selection_set.node, fragments, visiting)
             }
             Selection::FragmentSpread(spread) => {
                 let name = &spread.node.fragment_name.node;
                 // A fragment cycle is invalid; validation reports it.
                 match fragments.get(name) {
                     Some(fragment) if visiting.insert(name.clone()) => {
-                        let depth =
-                            selection_depth(&fragment.node.selection_set.node, fragments, visiting);
+                        let depths = selection_depths(
+                            &fragment.node.selection_set.node,
+                            fragments,
+                            visiting,
+                        );
                         visiting.remove(name);
-                        depth
+                        depths
                     }
-                    _ => 0,
+                    _ => Depths::default(),
                 }
             }
         })
-        .max()
-        .unwrap_or(0)
+        .fold(Depths::default(), Depths::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// graphql-js 16's `getIntrospectionQuery({ descriptions: true, ... })`, as Apollo's
+    /// tooling and GraphiQL send it (e2e/ runs the real one against the server).
+    const GRAPHQL_JS_INTROSPECTION: &str = "query IntrospectionQuery { __schema { description queryType { name kind } mutationType { name kind } subscriptionType { name kind } types { ...FullType } directives { name description isRepeatable locations args(includeDeprecated: true) { ...InputValue } } } }
+fragment FullType on __Type { kind name description specifiedByURL fields(includeDeprecated: true) { name description args(includeDeprecated: true) { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } inputFields(includeDeprecated: true) { ...InputValue } interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason } possibleTypes { ...TypeRef } }
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue isDeprecated deprecationReason }
+fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } } }";
+
+    fn depths(query: &str) -> Depths {
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        document
+            .operations
+            .iter()
+            .map(|(_, operation)| {
+                selection_depths(
+                    &operation.node.selection_set.node,
+                    &document.fragments,
+                    &mut HashSet::new(),
+                )
+            })
+            .fold(Depths::default(), Depths::max)
+    }
+
+    fn nested_introspection(levels: usize) -> String {
+        // __schema { types { fields { type { ofType { ... name } } } } }
+        let mut inner = "name".to_string();
+        for _ in 0..levels.saturating_sub(5) {
+            inner = format!("ofType {{ {inner} }}");
+        }
+        format!("{{ __schema {{ types {{ fields {{ type {{ {inner} }} }} }} }} }}")
+    }
+
+    #[test]
+    fn the_standard_introspection_query_is_fifteen_deep_and_passes() {
+        assert_eq!(
+            depths(GRAPHQL_JS_INTROSPECTION),
+            Depths {
+                regular: 0,
+                introspection: 15
+            }
+        );
+        let document = async_graphql::parser::parse_query(GRAPHQL_JS_INTROSPECTION).unwrap();
+        assert!(check_depth(&document).is_ok());
+    }
+
+    #[test]
+    fn introspection_deeper_than_sixteen_is_refused() {
+        for (levels, allowed) in [(16, true), (17, false), (20, false)] {
+            let query = nested_introspection(levels);
+            assert_eq!(depths(&query).introspection, levels, "{query}");
+            let document = async_graphql::parser::parse_query(&query).unwrap();
+            match check_depth(&document) {
+                Ok(()) => assert!(allowed, "{levels} levels passed"),
+                Err(error) => {
+                    assert!(!allowed, "{levels} levels refused");
+                    assert_eq!(
+                        error.message,
+                        format!(
+                            "the introspection query nests {levels} levels deep; at most 16 are allowed"
+                        )
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_fragment_spread_counts_where_it_is_used() {
+        let query = "{ me { ...F } __type(name: \"User\") { fields { name } } } fragment F on User { characters { id } }";
+        assert_eq!(
+            depths(query),
+            Depths {
+                regular: 3,
+                introspection: 3
+            }
+        );
+    }
 }

@@ -11,21 +11,20 @@ pub mod live;
 pub mod loaders;
 pub mod notification;
 pub mod pagination;
+pub mod session;
 pub mod social;
 pub mod story;
 pub mod user;
 pub mod xp;
 
-use async_graphql::extensions::apollo_persisted_queries::{
-    ApolloPersistedQueries, LruCacheStorage,
-};
-use async_graphql::{MergedObject, Schema};
-
 use std::sync::Arc;
+
+use async_graphql::{MergedObject, Schema};
 
 use crate::auth::TokenKeys;
 use crate::auth::throttle::AuthThrottle;
 use crate::db::DbPool;
+use crate::graphql::documents::Documents;
 use crate::graphql::loaders::Loaders;
 use crate::live::LiveHub;
 
@@ -41,6 +40,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     user::AccountMutation,
+    session::SessionMutation,
     story::StoryMutation,
     comment::CommentMutation,
     character::CharacterMutation,
@@ -52,10 +52,11 @@ pub struct Mutation(
 
 pub type AppSchema = Schema<Query, Mutation, live::Subscription>;
 
-/// The endpoint a schema serves. HTTP requests arrive parsed, depth-checked and
-/// persisted-query-resolved (`documents::Documents`), so that schema has no extensions:
-/// an extension would also wrap every field's resolver. WebSocket operations are parsed
-/// by async-graphql and pass the same checks as extensions.
+/// The endpoint a schema serves. Every document, HTTP or WebSocket, is parsed,
+/// depth-checked and persisted-query-resolved once by `documents::Documents`: HTTP hands
+/// the schema parsed requests, and the WebSocket schema has one extension that does the
+/// same in `prepare_request`. The HTTP schemas have no extension at all: an extension
+/// would also wrap every field's resolver.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     Http,
@@ -66,28 +67,37 @@ pub enum Endpoint {
     WebSocket,
 }
 
-/// Builds a schema once, with the server-wide data (pool, loaders, keys, hub, throttle);
-/// per-request data (the caller, the client's address) is added per request.
-pub fn build_schema(
-    endpoint: Endpoint,
-    pool: Option<DbPool>,
-    loaders: Option<Loaders>,
-    keys: Option<TokenKeys>,
-    hub: Option<LiveHub>,
-    throttle: Option<Arc<AuthThrottle>>,
-) -> AppSchema {
+/// The server-wide data resolvers read; `print-schema` builds a schema with none.
+#[derive(Clone, Default)]
+pub struct ServerData {
+    pub pool: Option<DbPool>,
+    pub loaders: Option<Loaders>,
+    pub keys: Option<TokenKeys>,
+    pub hub: Option<LiveHub>,
+    pub throttle: Option<Arc<AuthThrottle>>,
+    pub documents: Option<Arc<Documents>>,
+}
+
+/// Builds a schema once, with the server-wide data; per-request data (the caller, the
+/// client's address) is added per request.
+pub fn build_schema(endpoint: Endpoint, data: ServerData) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .limit_complexity(limits::MAX_COMPLEXITY);
     if endpoint == Endpoint::HttpValidated {
         builder = builder.validation_mode(async_graphql::ValidationMode::Fast);
     }
     if endpoint == Endpoint::WebSocket {
-        builder = builder
-            .extension(limits::DepthLimit)
-            .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
-                documents::PERSISTED_QUERIES,
-            )));
+        let documents = data.documents.clone().unwrap_or_default();
+        builder = builder.extension(documents::Prepare(documents));
     }
+    let ServerData {
+        pool,
+        loaders,
+        keys,
+        hub,
+        throttle,
+        documents: _,
+    } = data;
     if let Some(throttle) = throttle {
         builder = builder.data(throttle);
     }
@@ -108,5 +118,5 @@ pub fn build_schema(
 
 /// The SDL, as `storyxp print-schema` prints it and `schema.graphql` holds it.
 pub fn sdl() -> String {
-    build_schema(Endpoint::Http, None, None, None, None, None).sdl()
+    build_schema(Endpoint::Http, ServerData::default()).sdl()
 }

@@ -11,6 +11,7 @@ use super::pagination::{IdCursor, PageRequest};
 use super::xp::{Achievement, XpEvent};
 use crate::accounts::{self, SignUp, UserRecord};
 use crate::error::AppError;
+use crate::sessions;
 use crate::xp::{ledger, level};
 
 pub struct User(pub UserRecord);
@@ -149,8 +150,8 @@ pub struct LogInInput {
 #[derive(SimpleObject)]
 pub struct AuthPayload {
     /// A bearer token for the Authorization header.
-    token: String,
-    user: User,
+    pub token: String,
+    pub user: User,
 }
 
 #[derive(Default)]
@@ -174,7 +175,8 @@ impl AccountMutation {
             },
         )
         .await?;
-        let token = token_keys(ctx)?.issue(user.id)?;
+        // A new account's sessions start at generation 0.
+        let token = token_keys(ctx)?.issue(user.id, 0)?;
         Ok(AuthPayload {
             token,
             user: User(user),
@@ -184,8 +186,10 @@ impl AccountMutation {
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> Result<AuthPayload, AppError> {
         throttle_auth(ctx)?;
         let mut connection = connection(ctx).await?;
-        let user = accounts::log_in(&mut connection, &input.login, input.password).await?;
-        let token = token_keys(ctx)?.issue(user.id)?;
+        let signed_in =
+            sessions::log_in(&mut connection, &input.login, input.password, Utc::now()).await?;
+        let user = signed_in.user;
+        let token = token_keys(ctx)?.issue(user.id, signed_in.generation)?;
         Ok(AuthPayload {
             token,
             user: User(user),

@@ -89,6 +89,10 @@ fn cors(origins: &[String]) -> CorsLayer {
 /// GET /graphql: a WebSocket upgrade for subscriptions, else GraphiQL.
 async fn graphql_get(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| ClientAddress(address.ip()));
     let wants_websocket = parts
         .headers
         .get(UPGRADE)
@@ -117,7 +121,7 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
         // our messages are small and larger ones simply take more reads.
         .read_buffer_size(websocket::BUFFER_SIZE)
         .write_buffer_size(websocket::BUFFER_SIZE)
-        .on_upgrade(move |socket| websocket::serve(socket, protocol, state))
+        .on_upgrade(move |socket| websocket::serve(socket, protocol, state, client))
 }
 
 /// One operation, or a batch when the body is a JSON array. (BatchRequest's own
@@ -184,9 +188,11 @@ async fn graphql(
     let authorization = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    let mut response = match state.keys.caller_from_header(authorization) {
-        Ok(caller) => {
-            let request = request.data(caller).data(ClientAddress(client.ip()));
+    let mut response = match state.keys.authenticate(authorization) {
+        Ok(authentication) => {
+            let request = authentication
+                .attach_to_batch(request)
+                .data(ClientAddress(client.ip()));
             let span = tracing::info_span!("graphql", request_id = %request_id);
             GraphQLResponse::from(execute(&state, request).instrument(span).await).into_response()
         }

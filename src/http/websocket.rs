@@ -11,7 +11,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 
 use super::AppState;
-use crate::auth::Caller;
+use crate::auth::Authentication;
+use crate::auth::throttle::ClientAddress;
 
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_INTERVAL: Duration = Duration::from_secs(15);
@@ -32,8 +33,8 @@ fn close(code: u16, reason: &str) -> Message {
     }))
 }
 
-/// The caller named by a connection_init message (anonymous without a token).
-fn caller_from_init(state: &AppState, text: &str) -> Result<Caller, ()> {
+/// Who a connection_init message names (anonymous without a token), and the token.
+fn authenticate_init(state: &AppState, text: &str) -> Result<(Authentication, Option<String>), ()> {
     let message: serde_json::Value = serde_json::from_str(text).map_err(|_| ())?;
     if message["type"] != "connection_init" {
         return Err(());
@@ -43,10 +44,22 @@ fn caller_from_init(state: &AppState, text: &str) -> Result<Caller, ()> {
         .get("authorization")
         .or_else(|| payload.get("Authorization"))
         .and_then(|value| value.as_str());
-    state.keys.caller_from_header(authorization).map_err(|_| ())
+    let authentication = state.keys.authenticate(authorization).map_err(|_| ())?;
+    let token = authentication
+        .session
+        .and(authorization)
+        .map(str::to_string);
+    Ok((authentication, token))
 }
 
-pub async fn serve(socket: WebSocket, protocol: GraphQLProtocol, state: AppState) {
+/// Serves one socket. `client` is the peer's address (absent only when the server runs
+/// without connection info), counted by the auth throttle like an HTTP client's.
+pub async fn serve(
+    socket: WebSocket,
+    protocol: GraphQLProtocol,
+    state: AppState,
+    client: Option<ClientAddress>,
+) {
     let Some(_open) = state.live.socket_token() else {
         return; // Shutting down: refuse new sockets.
     };
@@ -64,12 +77,24 @@ pub async fn serve(socket: WebSocket, protocol: GraphQLProtocol, state: AppState
             return;
         }
     };
-    let Ok(caller) = caller_from_init(&state, first.as_str()) else {
+    let Ok((authentication, authorization)) = authenticate_init(&state, first.as_str()) else {
         let _ = sink.send(close(CLOSE_FORBIDDEN, "Forbidden")).await;
         return;
     };
     let mut data = Data::default();
-    data.insert(caller);
+    authentication.insert_into(&mut data);
+    if let Some(client) = client {
+        data.insert(client);
+    }
+    // A session ended while the socket is open (logOut of its token, a password change)
+    // closes it with 4403.
+    let mut revocations = state.keys.revocations().changes();
+    let keys = state.keys.clone();
+    let session_ended = move || {
+        authorization
+            .as_deref()
+            .is_some_and(|header| keys.authenticate(Some(header)).is_err())
+    };
 
     // async-graphql writes into a channel; one writer task adds keep-alive pings and
     // closes the socket on shutdown, after the subscriptions' `complete`s are out.
@@ -91,6 +116,10 @@ pub async fn serve(socket: WebSocket, protocol: GraphQLProtocol, state: AppState
                     None => break,
                 },
                 _ = ping.tick() => if sink.send(Message::Ping(Vec::new().into())).await.is_err() { return },
+                Ok(()) = revocations.changed() => if session_ended() {
+                    let _ = sink.send(close(CLOSE_FORBIDDEN, "session ended")).await;
+                    return;
+                },
                 _ = &mut stopped => {
                     while let Ok(Some(message)) = tokio::time::timeout(FLUSH_ON_SHUTDOWN, to_send.next()).await {
                         if sink.send(message).await.is_err() { return }

@@ -1,5 +1,7 @@
 //! The one LISTEN connection of a process; it reconnects with backoff when
-//! PostgreSQL goes away and hands every event to the hub.
+//! PostgreSQL goes away, hands every level-up to the hub and every ended session to
+//! the token keys' `Revocations` (reloading all ended sessions on each connect, so
+//! none missed while disconnected stays valid).
 
 use std::time::Duration;
 
@@ -7,16 +9,17 @@ use futures_util::StreamExt;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::{CHANNEL, LevelUpEvent, LiveHub};
+use crate::auth::revocations::{self, Revocations, SessionEvent};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Runs until the hub shuts down.
-pub async fn listen(database_url: String, hub: LiveHub) {
+pub async fn listen(database_url: String, hub: LiveHub, sessions: Revocations) {
     let mut backoff = FIRST_BACKOFF;
     while !hub.is_shutting_down() {
         tokio::select! {
-            result = listen_once(&database_url, &hub) => match result {
+            result = listen_once(&database_url, &hub, &sessions) => match result {
                 Ok(()) => {
                     tracing::warn!("level-up listener lost its connection; reconnecting");
                     backoff = FIRST_BACKOFF;
@@ -36,7 +39,11 @@ pub async fn listen(database_url: String, hub: LiveHub) {
 }
 
 /// Listens until the connection ends (Ok) or cannot be set up (Err).
-async fn listen_once(database_url: &str, hub: &LiveHub) -> Result<(), tokio_postgres::Error> {
+async fn listen_once(
+    database_url: &str,
+    hub: &LiveHub,
+    sessions: &Revocations,
+) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(database_url, NoTls).await?;
     let (sender, mut messages) = futures_channel::mpsc::unbounded();
     let driver = tokio::spawn(async move {
@@ -55,11 +62,31 @@ async fn listen_once(database_url: &str, hub: &LiveHub) -> Result<(), tokio_post
             }
         }
     });
-    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    client
+        .batch_execute(&format!(
+            "LISTEN {CHANNEL}; LISTEN {}",
+            revocations::CHANNEL
+        ))
+        .await?;
+    // Listening first, then loading: a session ended in between arrives both ways.
+    for event in crate::sessions::ended_sessions(&client).await? {
+        sessions.apply(event, crate::auth::token::now());
+    }
     hub.mark_listening();
     tracing::info!("listening for level-ups");
     while let Some(message) = messages.next().await {
-        if let AsyncMessage::Notification(notification) = message {
+        let AsyncMessage::Notification(notification) = message else {
+            continue;
+        };
+        if notification.channel() == revocations::CHANNEL {
+            let applied = serde_json::from_str::<SessionEvent>(notification.payload())
+                .is_ok_and(|event| sessions.apply(event, crate::auth::token::now()));
+            if !applied {
+                tracing::error!(payload = notification.payload(), "unreadable ended session");
+            }
+            continue;
+        }
+        {
             match serde_json::from_str::<LevelUpEvent>(notification.payload()) {
                 Ok(event) => hub.publish(event),
                 Err(error) => {

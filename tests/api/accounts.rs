@@ -182,11 +182,11 @@ async fn invalid_expired_and_malformed_tokens_are_refused() {
         .unwrap()
         .as_secs();
     let expired = keys
-        .issue_with_expiry(alice.id.parse().unwrap(), now - 60)
+        .issue_with_expiry(alice.id.parse().unwrap(), 0, now - 60)
         .unwrap();
     let forged = storyxp::auth::TokenKeys::new(&[9u8; 40])
         .unwrap()
-        .issue(alice.id.parse().unwrap())
+        .issue(alice.id.parse().unwrap(), 0)
         .unwrap();
     let mut tampered = alice.token.clone();
     tampered.push('x');

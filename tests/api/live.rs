@@ -169,7 +169,7 @@ async fn a_bad_token_closes_the_socket_with_4403() {
     let alice = app.sign_up("alice").await;
     let keys = storyxp::auth::TokenKeys::new(crate::common::SECRET).unwrap();
     let expired = keys
-        .issue_with_expiry(alice.id.parse().unwrap(), 1_000_000)
+        .issue_with_expiry(alice.id.parse().unwrap(), 0, 1_000_000)
         .unwrap();
     for token in ["not-a-token", expired.as_str()] {
         let mut client = app.websocket("graphql-transport-ws").await;

@@ -1,0 +1,3 @@
+DROP TABLE login_failures;
+DROP TABLE revoked_tokens;
+ALTER TABLE users DROP COLUMN session_generation;
