@@ -27,6 +27,10 @@ pub struct Claims {
     /// The session generation; tokens issued before sessions could end have none (0).
     #[serde(default)]
     pub r#gen: i32,
+    /// A random id, so that two tokens issued in the same second differ (logOut ends
+    /// one token, not every token with the same claims).
+    #[serde(default)]
+    pub jti: String,
 }
 
 /// Most tokens `TokenKeys` remembers as verified (about 3 MB); the least recently used
@@ -177,6 +181,7 @@ impl TokenKeys {
             exp,
             iat: now(),
             r#gen: generation,
+            jti: token_id()?,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.0.encoding)
             .map_err(|error| AppError::Internal(format!("signing a token: {error}")))
@@ -271,6 +276,15 @@ impl TokenKeys {
     }
 }
 
+/// 128 random bits, URL-safe base64.
+fn token_id() -> Result<String, AppError> {
+    use base64::Engine;
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|error| AppError::Internal(format!("no randomness for a token id: {error}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
 /// Seconds since the epoch, on real time (token expiry never follows the test clock).
 pub fn now() -> u64 {
     SystemTime::now()
@@ -300,6 +314,14 @@ mod tests {
         let session = keys.verify(&token).unwrap();
         assert_eq!((session.user_id, session.generation), (42, 3));
         assert_eq!(session.token_hash, token_hash(&token));
+    }
+
+    #[test]
+    fn two_tokens_of_one_second_differ() {
+        let keys = keys();
+        let first = keys.issue_with_expiry(42, 0, now() + 60).unwrap();
+        let second = keys.issue_with_expiry(42, 0, now() + 60).unwrap();
+        assert_ne!(first, second);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod hardening;
 mod legacy;
 mod live;
 mod schema;
+mod sessions;
 mod social;
 mod stories;
 mod xp;
