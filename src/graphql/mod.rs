@@ -19,15 +19,24 @@ pub mod xp;
 
 use std::sync::Arc;
 
-use async_graphql::{MergedObject, Schema};
+use async_graphql::connection::{Connection, Edge, EmptyFields, PageInfo};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
+use chrono::{DateTime, Utc};
 
 use crate::auth::TokenKeys;
 use crate::auth::throttle::AuthThrottle;
 use crate::db::DbPool;
 use crate::graphql::documents::Documents;
 use crate::graphql::loaders::Loaders;
+use crate::graphql::notification::Notification;
+use crate::graphql::pagination::IdCursor;
+use crate::graphql::story::Story;
+use crate::graphql::xp::XpEvent;
 use crate::live::LiveHub;
 
+/// Everything there is to read: the caller, users, stories, the XP rules, achievements,
+/// leaderboards and the caller's notifications. Errors carry `extensions.code`
+/// (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, INTERNAL_SERVER_ERROR).
 #[derive(MergedObject, Default)]
 pub struct Query(
     user::UserQuery,
@@ -37,6 +46,10 @@ pub struct Query(
     notification::NotificationQuery,
 );
 
+/// Every change. All but signUp and logIn need a signed-in caller (`Authorization: Bearer
+/// <token>`), else UNAUTHENTICATED. Errors carry `extensions.code` (UNAUTHENTICATED,
+/// FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, INTERNAL_SERVER_ERROR). Repeating an action that
+/// was already done succeeds and earns nothing: a payload's `xpEarned` is then null.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     user::AccountMutation,
@@ -83,6 +96,7 @@ pub struct ServerData {
 pub fn build_schema(endpoint: Endpoint, data: ServerData) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), live::Subscription)
         .limit_complexity(limits::MAX_COMPLEXITY);
+    builder = describe_generated_types(builder);
     if endpoint == Endpoint::HttpValidated {
         builder = builder.validation_mode(async_graphql::ValidationMode::Fast);
     }
@@ -114,6 +128,48 @@ pub fn build_schema(endpoint: Endpoint, data: ServerData) -> AppSchema {
         builder = builder.data(keys);
     }
     builder.finish()
+}
+
+/// Descriptions of the types async-graphql generates for us (connections and edges,
+/// which it leaves undescribed or describes generically, PageInfo, DateTime), so the
+/// schema's docs are written for its readers.
+fn describe_generated_types(
+    builder: SchemaBuilder<Query, Mutation, live::Subscription>,
+) -> SchemaBuilder<Query, Mutation, live::Subscription> {
+    builder
+        .override_output_type_description::<Connection<IdCursor, Story>>(
+            "A page of stories, newest first. While `pageInfo.hasNextPage` is true, pass \
+             `pageInfo.endCursor` as `after` to get the next page.",
+        )
+        .override_output_type_description::<Edge<IdCursor, Story, EmptyFields>>(
+            "One story of a page, with its cursor: pass it as `after` to continue after it.",
+        )
+        .override_output_type_description::<Connection<IdCursor, Notification>>(
+            "A page of the caller's notifications, newest first. While \
+             `pageInfo.hasNextPage` is true, pass `pageInfo.endCursor` as `after` to get the \
+             next page.",
+        )
+        .override_output_type_description::<Edge<IdCursor, Notification, EmptyFields>>(
+            "One notification of a page, with its cursor: pass it as `after` to continue \
+             after it.",
+        )
+        .override_output_type_description::<Connection<IdCursor, XpEvent>>(
+            "A page of XP ledger entries, newest first. While `pageInfo.hasNextPage` is true, \
+             pass `pageInfo.endCursor` as `after` to get the next page.",
+        )
+        .override_output_type_description::<Edge<IdCursor, XpEvent, EmptyFields>>(
+            "One ledger entry of a page, with its cursor: pass it as `after` to continue \
+             after it.",
+        )
+        .override_output_type_description::<PageInfo>(
+            "Where a page stands. Pages only go forwards (`first`, `after`): `hasNextPage` \
+             says whether another page follows and `endCursor` (null on an empty page) is the \
+             `after` that fetches it; `hasPreviousPage` is true whenever `after` was given.",
+        )
+        .override_output_type_description::<DateTime<Utc>>(
+            "An instant, as an RFC 3339 string in UTC such as \
+             `2026-11-28T09:30:00.123456+00:00` (fractional seconds only when not zero).",
+        )
 }
 
 /// The SDL, as `storyxp print-schema` prints it and `schema.graphql` holds it.
