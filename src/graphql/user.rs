@@ -22,43 +22,53 @@ impl User {
     }
 }
 
+/// A writer: their profile, XP and level. Anyone may read a user, signed in or not;
+/// `email` and `xpHistory` are the user's own (null for anyone else).
 #[Object]
 impl User {
+    /// The user's stable id: the `id` of `user(id)`, `stories(authorId)`,
+    /// `addFriend(userId)` and `inviteCollaborator(userId)`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// 3 to 32 letters, digits or _, unique regardless of case; spelled as at sign-up.
     async fn username(&self) -> &str {
         &self.0.username
     }
-    /// Visible to the user themself only.
+    /// The account's email address. Visible to the user themself only: null for anyone
+    /// else, and for an anonymous caller.
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
         self.is_viewed_by_owner(ctx)
             .then_some(self.0.email.as_str())
     }
-    /// Total XP ever earned; never decreases.
+    /// Total XP ever earned: the sum of the user's ledger entries. Never decreases, not
+    /// even when stories, likes or friendships are removed.
     async fn experience_points(&self) -> i32 {
         self.0.experience_points
     }
-    /// experiencePoints / 500 + 1.
+    /// experiencePoints / 500 + 1 (integer division): 0 to 499 XP is level 1, 500 to 999
+    /// level 2, and so on.
     async fn level(&self) -> i32 {
         self.0.level
     }
-    /// The total at which the next level starts.
+    /// The experiencePoints total at which the next level starts: level * 500.
     async fn xp_for_next_level(&self) -> i32 {
         level::xp_for_next_level(self.0.level)
     }
-    /// XP earned inside the current level.
+    /// XP earned inside the current level, 0 to 499: experiencePoints - (level - 1) * 500.
     async fn xp_progress(&self) -> i32 {
         level::xp_progress(self.0.experience_points)
     }
-    /// Progress through the current level, in percent.
+    /// Progress through the current level in percent, xpProgress / 500 * 100: from 0.0
+    /// up to (not including) 100.0; 650 XP gives 30.0.
     async fn xp_progress_percentage(&self) -> f64 {
         level::xp_progress_percentage(self.0.experience_points)
     }
+    /// When the account was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
-    /// Earned achievements, oldest first.
+    /// The achievements the user has earned, oldest first, each with its earnedAt.
     async fn achievements(&self, ctx: &Context<'_>) -> Result<Vec<Achievement>, AppError> {
         let earned = loaders(ctx)?
             .achievements()
@@ -84,12 +94,18 @@ impl User {
             .map(Character)
             .collect())
     }
-    /// The XP ledger, newest first. Visible to the user themself only.
+    /// The user's XP ledger, newest first: one entry per award, each achievement bonus an
+    /// entry of its own. Visible to the user themself only: null for anyone else.
     #[graphql(complexity = "super::pagination::page_complexity(first, child_complexity)")]
     async fn xp_history(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "How many entries, 0 to 100 (null: 20); otherwise BAD_USER_INPUT.")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Start after this cursor (`pageInfo.endCursor` of the previous page); null: \
+                    from the newest. A string that is no cursor of ours: BAD_USER_INPUT."
+        )]
         after: Option<String>,
     ) -> Result<Option<Connection<IdCursor, XpEvent>>, AppError> {
         if !self.is_viewed_by_owner(ctx) {
@@ -126,31 +142,47 @@ impl UserQuery {
         }
     }
 
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>, AppError> {
+    /// A user by id, for anyone; null when there is no such user.
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id; one that is not a positive integer is BAD_USER_INPUT.")]
+        id: ID,
+    ) -> Result<Option<User>, AppError> {
         load_user(ctx, parse_id(&id, "user")?).await
     }
 }
 
+/// A new account. The username and email are trimmed of surrounding whitespace; a field
+/// that breaks its rule, or a username or email already taken, is BAD_USER_INPUT.
 #[derive(InputObject)]
 pub struct SignUpInput {
     /// 3 to 32 letters, digits or _; unique regardless of case.
     username: String,
+    /// An address like name@example.com, at most 254 characters; unique regardless of
+    /// case. Only its owner ever sees it.
     email: String,
-    /// At least 8 characters.
+    /// 8 to 256 characters.
     password: String,
 }
 
+/// The credentials of logIn.
 #[derive(InputObject)]
 pub struct LogInInput {
-    /// Username or email.
+    /// Username or email, either regardless of case.
     login: String,
+    /// The account's password.
     password: String,
 }
 
+/// A session: the token to send from now on, and whose it is.
 #[derive(SimpleObject)]
 pub struct AuthPayload {
-    /// A bearer token for the Authorization header.
+    /// A bearer token for the `Authorization: Bearer <token>` header (on WebSocket, the
+    /// connection_init payload `{"authorization": "Bearer <token>"}`). Valid for 7 days,
+    /// unless logOut ends it first or changePassword ends every earlier session.
     pub token: String,
+    /// The signed-in user.
     pub user: User,
 }
 
@@ -159,10 +191,14 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
+    /// Creates an account and signs it in; no XP. signUp, logIn and changePassword
+    /// attempts are limited per client address (20 a minute by default, over HTTP and
+    /// WebSocket alike): past that, FORBIDDEN with `extensions.reason` TOO_MANY_ATTEMPTS,
+    /// `throttledBy` ADDRESS and `retryAfterSeconds`.
     async fn sign_up(
         &self,
         ctx: &Context<'_>,
-        input: SignUpInput,
+        #[graphql(desc = "The new account's username, email and password.")] input: SignUpInput,
     ) -> Result<AuthPayload, AppError> {
         throttle_auth(ctx)?;
         let mut connection = connection(ctx).await?;
@@ -183,7 +219,15 @@ impl AccountMutation {
         })
     }
 
-    async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> Result<AuthPayload, AppError> {
+    /// Signs in with a username or email and the password. A wrong password and an unknown
+    /// login give the same UNAUTHENTICATED error. Limited per client address like signUp;
+    /// and after 10 wrong passwords for one login within 15 minutes (from any address),
+    /// FORBIDDEN with `extensions.throttledBy` ACCOUNT and `retryAfterSeconds`.
+    async fn log_in(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Username or email, and password.")] input: LogInInput,
+    ) -> Result<AuthPayload, AppError> {
         throttle_auth(ctx)?;
         let mut connection = connection(ctx).await?;
         let signed_in =
