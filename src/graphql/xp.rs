@@ -10,8 +10,11 @@ use crate::xp::rules::{ACHIEVEMENTS, AchievementKey, RULES, XpAction};
 /// The result of one award to one user.
 pub struct XpAward(pub Award);
 
+/// What one call earned one user: the action's award plus the bonus of every achievement
+/// it unlocked, and where that left the user.
 #[Object]
 impl XpAward {
+    /// The action awarded.
     async fn action(&self) -> XpAction {
         self.0.action
     }
@@ -19,18 +22,20 @@ impl XpAward {
     async fn xp_gained(&self) -> i32 {
         self.0.xp_gained
     }
-    /// The user's total after the call.
+    /// The user's experiencePoints after the call.
     async fn total_xp(&self) -> i32 {
         self.0.total_xp
     }
+    /// The user's level after the call.
     async fn level(&self) -> i32 {
         self.0.level
     }
-    /// Whether this call raised the level.
+    /// Whether this call raised the user's level (by one level or several).
     async fn leveled_up(&self) -> bool {
         self.0.leveled_up()
     }
-    /// The achievements this call unlocked.
+    /// The achievements this call unlocked (each paid 30 XP, counted in xpGained); empty
+    /// when none.
     async fn achievements(&self) -> Vec<Achievement> {
         self.0
             .achievements
@@ -43,9 +48,11 @@ impl XpAward {
 /// One row of the XP rules table.
 #[derive(SimpleObject)]
 pub struct XpReward {
+    /// The action this row prices.
     action: XpAction,
     /// XP per award; 0 for CUSTOM, whose amount is set per award.
     xp: i32,
+    /// What earns it and how often, in English, ready to show.
     description: String,
 }
 
@@ -63,14 +70,19 @@ impl Achievement {
     }
 }
 
+/// An achievement: from the catalog (`achievements`, earnedAt null) or as a user earned it
+/// (earnedAt set). Each is earned once per user and pays 30 XP.
 #[Object]
 impl Achievement {
+    /// Which achievement; match on this, not on name.
     async fn key(&self) -> AchievementKey {
         self.key
     }
+    /// The display name, such as "First Story".
     async fn name(&self) -> &'static str {
         self.key.achievement().name
     }
+    /// How to earn it, ready to show, such as "Create your first story".
     async fn description(&self) -> &'static str {
         self.key.achievement().description
     }
@@ -83,20 +95,28 @@ impl Achievement {
 /// One ledger entry: XP a user earned.
 pub struct XpEvent(pub LedgerEntry);
 
+/// One entry of a user's XP ledger: the XP of one award (an achievement's bonus is an entry
+/// of its own). Entries are never changed or removed.
 #[Object]
 impl XpEvent {
+    /// The entry's stable id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// What the XP was for.
     async fn action(&self) -> XpAction {
         XpAction::from_name(&self.0.action).unwrap_or(XpAction::Custom)
     }
+    /// The XP this entry added: at least 1.
     async fn xp_gained(&self) -> i32 {
         self.0.amount
     }
+    /// Why, when it was recorded: the admin's reason of an awardXp, "Achievement
+    /// unlocked: NAME" for ACHIEVEMENT_EARNED; null otherwise.
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
     }
+    /// When it was earned.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -107,7 +127,7 @@ pub struct XpQuery;
 
 #[Object]
 impl XpQuery {
-    /// What each action is worth.
+    /// The XP rules table: what each action is worth, one row per XpAction. Public.
     async fn xp_rewards(&self) -> Vec<XpReward> {
         RULES
             .iter()
@@ -119,7 +139,8 @@ impl XpQuery {
             .collect()
     }
 
-    /// Every achievement there is.
+    /// The achievement catalog, every achievement there is, in display order, with
+    /// earnedAt null. Public.
     async fn achievements(&self, _ctx: &Context<'_>) -> Vec<Achievement> {
         ACHIEVEMENTS
             .iter()

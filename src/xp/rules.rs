@@ -3,18 +3,32 @@
 
 use async_graphql::Enum;
 
-/// Every kind of award. The names are stored in the ledger and exposed in GraphQL.
+/// Every kind of award: what XP was earned for. The names are stored in the ledger and
+/// exposed in GraphQL; `xpRewards` says what each is worth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 pub enum XpAction {
+    /// A story was created: 100 XP to its author, once per story.
     StoryCreated,
+    /// A story was published: 50 XP to its author, once per story, ever.
     StoryPublished,
+    /// A collaboration was completed: 50 XP to the author and to each accepted
+    /// collaborator, once per story.
     CollaborationCompleted,
+    /// A story received a like: 5 XP to its author, once per story and liker, ever (own
+    /// likes earn nothing).
     StoryLiked,
+    /// A story received a comment: 10 XP to its author, once per story and commenter (own
+    /// comments earn nothing).
     StoryCommented,
+    /// A friendship became mutual: 20 XP to each of the two, once per pair, ever.
     FriendAdded,
+    /// A character was created: 25 XP to its creator, once per character.
     CharacterCreated,
+    /// Someone else's story was read: 5 XP to the reader, once per story.
     StoryRead,
+    /// An achievement was unlocked: 30 XP to its earner, once per achievement.
     AchievementEarned,
+    /// An admin's awardXp with an amount of its own (1 to 10,000); every call counts.
     Custom,
 }
 
@@ -156,18 +170,30 @@ impl Subject {
     }
 }
 
+/// The achievements of the catalog. Each is earned once per user and pays 30 XP
+/// (ACHIEVEMENT_EARNED); counts are of the XP awards of that kind the user received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(name = "AchievementKey")]
 pub enum AchievementKey {
+    /// 1 story created.
     FirstStory,
+    /// 10 stories created.
     Storyteller,
+    /// 1 story published.
     FirstPublish,
+    /// 25 likes received from other users (each user's like of a story counts once).
     CrowdPleaser,
+    /// 10 comments received from other users (one per user and story counts).
     ConversationStarter,
+    /// 5 friendships made (a friend removed later still counts).
     SocialButterfly,
+    /// 5 characters created.
     CharacterDesigner,
+    /// 10 stories of other users read.
     Bookworm,
+    /// 1 collaboration completed, as its author or an accepted collaborator.
     TeamPlayer,
+    /// Level 5 reached.
     RisingStar,
 }
 
