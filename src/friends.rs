@@ -10,6 +10,7 @@ use crate::error::AppError;
 use crate::xp::rules::Subject;
 use crate::xp::{Award, AwardRequest, XpAction, award};
 
+/// Where a friendship stands after addFriend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
 pub enum FriendshipStatus {
     /// The caller asked; the other user has not asked back yet.

@@ -7,6 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::accounts::UserRecord;
 use crate::error::AppError;
 
+/// Whom a leaderboard ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
 pub enum LeaderboardScope {
     /// Everyone.

@@ -11,19 +11,24 @@ use crate::error::AppError;
 
 pub struct Comment(pub CommentRecord);
 
+/// A comment on a story, visible to whoever can see the story.
 #[Object]
 impl Comment {
+    /// The comment's stable id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// The text: 1 to 10,000 characters, trimmed.
     async fn body(&self) -> &str {
         &self.0.body
     }
+    /// The user who wrote it.
     async fn author(&self, ctx: &Context<'_>) -> Result<User, AppError> {
         load_user(ctx, self.0.author_id)
             .await?
             .ok_or_else(|| AppError::Internal(format!("comment {} has no author", self.0.id)))
     }
+    /// When it was written.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -32,7 +37,10 @@ impl Comment {
 /// A comment and the story author's award (null when nothing was earned).
 #[derive(SimpleObject)]
 pub struct CommentPayload {
+    /// The new comment.
     comment: Comment,
+    /// The story author's STORY_COMMENTED award, once per commenter and story; null for a
+    /// comment on your own story or a further comment of yours on that story.
     xp_earned: Option<XpAward>,
 }
 
@@ -41,11 +49,16 @@ pub struct CommentMutation;
 
 #[Object]
 impl CommentMutation {
-    /// Comments on a published story (or your own); `xpEarned` is the author's award.
+    /// Comments on a published story (or your own; else NOT_FOUND); `xpEarned` is the
+    /// author's award.
     async fn comment_on_story(
         &self,
         ctx: &Context<'_>,
-        story_id: ID,
+        #[graphql(desc = "The id of the story to comment on.")] story_id: ID,
+        #[graphql(
+            desc = "The comment: 1 to 10,000 characters once trimmed; blank or longer is \
+                    BAD_USER_INPUT."
+        )]
         body: String,
     ) -> Result<CommentPayload, AppError> {
         let story_id = parse_id(&story_id, "story")?;

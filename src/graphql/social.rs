@@ -9,24 +9,36 @@ use crate::error::AppError;
 use crate::friends::{self, FriendshipStatus};
 use crate::leaderboard::{self, LeaderboardScope};
 
+/// The result of addFriend.
 #[derive(SimpleObject)]
 pub struct AddFriendPayload {
+    /// The user asked to be friends.
     user: User,
+    /// PENDING until that user asks back; FRIENDS once both have asked.
     status: FriendshipStatus,
-    /// The caller's award, when this call made the friendship for the first time.
+    /// The caller's FRIEND_ADDED award, when this call made the pair friends for the
+    /// first time ever; null otherwise.
     xp_earned: Option<XpAward>,
 }
 
+/// The result of removeFriend.
 #[derive(SimpleObject)]
 pub struct RemoveFriendPayload {
+    /// The user no longer a friend (or no longer asked).
     user: User,
 }
 
+/// One row of a leaderboard.
 #[derive(SimpleObject)]
 pub struct LeaderboardEntry {
+    /// 1 for the most XP; users with equal XP share a rank and the next rank skips
+    /// (1, 2, 2, 4).
     rank: i32,
+    /// The user ranked.
     user: User,
+    /// The user's total XP, as User.experiencePoints.
     experience_points: i32,
+    /// The user's level, as User.level.
     level: i32,
 }
 
@@ -38,13 +50,23 @@ pub struct SocialQuery;
 
 #[Object]
 impl SocialQuery {
-    /// Users by XP, then username; ties share a rank. FRIENDS: the caller and mutual friends.
+    /// Users by XP (most first), then username; ties share a rank. FRIENDS: the caller and
+    /// their mutual friends.
     #[graphql(complexity = "super::pagination::page_complexity(Some(first), child_complexity)")]
     async fn leaderboard(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "LeaderboardScope::Global")] scope: LeaderboardScope,
-        #[graphql(default = 10)] first: i32,
+        #[graphql(
+            default_with = "LeaderboardScope::Global",
+            desc = "Whom to rank: GLOBAL, everyone; FRIENDS, the caller and their mutual \
+                    friends (signed-in callers only, else UNAUTHENTICATED)."
+        )]
+        scope: LeaderboardScope,
+        #[graphql(
+            default = 10,
+            desc = "How many rows, 0 to 100; otherwise BAD_USER_INPUT."
+        )]
+        first: i32,
     ) -> Result<Vec<LeaderboardEntry>, AppError> {
         if !(0..=LEADERBOARD_MAX).contains(&first) {
             return Err(AppError::BadUserInput(format!(
@@ -74,11 +96,13 @@ pub struct FriendMutation;
 
 #[Object]
 impl FriendMutation {
-    /// Asks to be friends; when the other user has asked too, you are friends and both earn.
+    /// Asks to be friends; when the other user has asked too, you are friends and both earn
+    /// FRIEND_ADDED (once per pair, ever). Asking again changes nothing. Yourself:
+    /// BAD_USER_INPUT; an unknown user: NOT_FOUND.
     async fn add_friend(
         &self,
         ctx: &Context<'_>,
-        user_id: ID,
+        #[graphql(desc = "The id of the user to befriend.")] user_id: ID,
     ) -> Result<AddFriendPayload, AppError> {
         let me = caller(ctx).require_user()?;
         let other = parse_id(&user_id, "user")?;
@@ -91,11 +115,12 @@ impl FriendMutation {
         })
     }
 
-    /// Ends the friendship or request for both; it forms again only when both add again.
+    /// Ends the friendship or request for both; it forms again only when both add again,
+    /// and then earns nothing. The XP it earned stays.
     async fn remove_friend(
         &self,
         ctx: &Context<'_>,
-        user_id: ID,
+        #[graphql(desc = "The id of the friend, or of the user asked.")] user_id: ID,
     ) -> Result<RemoveFriendPayload, AppError> {
         let me = caller(ctx).require_user()?;
         let other = parse_id(&user_id, "user")?;
