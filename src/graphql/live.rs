@@ -12,18 +12,23 @@ use crate::notifications;
 /// A level-up of the subscribed user.
 pub struct LevelUpEvent(pub live::LevelUpEvent);
 
+/// A level-up of the subscribed user, pushed by levelUps.
 #[Object]
 impl LevelUpEvent {
+    /// The level reached.
     async fn level(&self) -> i32 {
         self.0.level
     }
+    /// The level before the award; more than one below `level` when the award spanned
+    /// several levels.
     async fn previous_level(&self) -> i32 {
         self.0.previous_level
     }
+    /// The user's experiencePoints right after the award.
     async fn total_xp(&self) -> i32 {
         self.0.total_xp
     }
-    /// The stored level-up notification.
+    /// The stored level-up notification (type ACHIEVEMENT_EARNED, level set).
     async fn notification(&self, ctx: &Context<'_>) -> Result<Notification, AppError> {
         let mut connection = connection(ctx).await?;
         notifications::find(&mut connection, self.0.notification_id)
@@ -36,10 +41,15 @@ impl LevelUpEvent {
 #[derive(Default)]
 pub struct Subscription;
 
+/// Live events, over WebSocket at `/graphql` (subprotocol graphql-transport-ws, or the
+/// legacy graphql-ws). Sign in with the connection_init payload
+/// `{"authorization": "Bearer <token>"}`; an invalid or expired token closes the socket
+/// with code 4403.
 #[Subscription]
 impl Subscription {
     /// The caller's own level-ups, pushed once the award has committed, from any
     /// server instance. One event per level-up, even when it spans several levels.
+    /// Awards made with awardXp's `notify: false` push nothing. Anonymous: UNAUTHENTICATED.
     async fn level_ups(
         &self,
         ctx: &Context<'_>,
