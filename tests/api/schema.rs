@@ -41,3 +41,75 @@ fn the_xp_rules_table_is_the_products() {
     CUSTOM custom
     ");
 }
+
+/// GraphiQL's docs explorer is the frontend's manual: every type, field, argument, enum
+/// value and input field of the served schema says what it is (built-in scalars and the
+/// built-in directives come with their own).
+#[test]
+fn every_schema_member_has_a_description() {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+
+    fn described(description: &Option<async_graphql::Positioned<String>>) -> bool {
+        description
+            .as_ref()
+            .is_some_and(|description| !description.node.trim().is_empty())
+    }
+
+    let document =
+        async_graphql::parser::parse_schema(storyxp::graphql::sdl()).expect("parsing the SDL");
+    let mut undocumented = Vec::new();
+    for definition in &document.definitions {
+        let TypeSystemDefinition::Type(definition) = definition else {
+            continue;
+        };
+        let definition = &definition.node;
+        let type_name = definition.name.node.as_str();
+        if !described(&definition.description) {
+            undocumented.push(type_name.to_string());
+        }
+        let fields = match &definition.kind {
+            TypeKind::Object(object) => &object.fields,
+            TypeKind::Interface(interface) => &interface.fields,
+            _ => &Vec::new(),
+        };
+        for field in fields {
+            let field = &field.node;
+            let field_path = format!("{type_name}.{}", field.name.node);
+            if !described(&field.description) {
+                undocumented.push(field_path.clone());
+            }
+            for argument in &field.arguments {
+                if !described(&argument.node.description) {
+                    undocumented.push(format!("{field_path}({})", argument.node.name.node));
+                }
+            }
+        }
+        match &definition.kind {
+            TypeKind::Enum(enumeration) => {
+                for value in &enumeration.values {
+                    if !described(&value.node.description) {
+                        undocumented.push(format!("{type_name}.{}", value.node.value.node));
+                    }
+                }
+            }
+            TypeKind::InputObject(input) => {
+                for field in &input.fields {
+                    if !described(&field.node.description) {
+                        undocumented.push(format!("{type_name}.{}", field.node.name.node));
+                    }
+                }
+            }
+            TypeKind::Scalar
+            | TypeKind::Object(_)
+            | TypeKind::Interface(_)
+            | TypeKind::Union(_) => {}
+        }
+    }
+    assert_eq!(
+        undocumented.len(),
+        0,
+        "schema members without a description (add a /// doc comment, or \
+         #[graphql(desc = \"...\")] on an argument):\n  {}",
+        undocumented.join("\n  ")
+    );
+}
