@@ -44,7 +44,7 @@ pub struct Subscription;
 /// Live events, over WebSocket at `/graphql` (subprotocol graphql-transport-ws, or the
 /// legacy graphql-ws). Sign in with the connection_init payload
 /// `{"authorization": "Bearer <token>"}`; an invalid or expired token closes the socket
-/// with code 4403.
+/// with code 4403, and so does the end of its session (logOut, changePassword).
 #[Subscription]
 impl Subscription {
     /// The caller's own level-ups, pushed once the award has committed, from any

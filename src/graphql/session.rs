@@ -45,7 +45,7 @@ impl SessionMutation {
     async fn change_password(
         &self,
         ctx: &Context<'_>,
-        input: ChangePasswordInput,
+        #[graphql(desc = "The current password and the new one.")] input: ChangePasswordInput,
     ) -> Result<AuthPayload, AppError> {
         let user_id = caller(ctx).require_user()?;
         throttle_auth(ctx)?;
