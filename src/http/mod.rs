@@ -3,33 +3,36 @@
 
 mod graphiql;
 mod health;
+mod negotiation;
 pub mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::{BatchRequest, BatchResponse};
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
+use async_graphql::{BatchRequest, BatchResponse, ServerError};
+use async_graphql_axum::GraphQLProtocol;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, UPGRADE};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, UPGRADE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Serialize;
 use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 use tower_layer::Layer;
 use tracing::Instrument;
 
-use crate::auth::TokenKeys;
 use crate::auth::throttle::ClientAddress;
+use crate::auth::{Caller, TokenKeys};
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::graphql::AppSchema;
-use crate::graphql::documents::Documents;
+use crate::graphql::documents::{Document, Documents};
 use crate::live::LiveHub;
+use negotiation::{Accept, ResponseType};
 
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -130,21 +133,29 @@ fn parse_request(body: &[u8]) -> serde_json::Result<BatchRequest> {
 }
 
 /// The whole body, up to MAX_BODY_BYTES (413 beyond, whatever Content-Length says).
-async fn read_body(body: Body) -> Result<Bytes, Response> {
+async fn read_body(body: Body, response_type: ResponseType) -> Result<Bytes, Response> {
     use http_body_util::{BodyExt, LengthLimitError, Limited};
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err((
+        Err(error) if error.is::<LengthLimitError>() => Err(request_error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a request body holds at most {MAX_BODY_BYTES} bytes\n"),
-        )
-            .into_response()),
-        Err(error) => Err(bad_request(&format!("the body could not be read: {error}"))),
+            response_type,
+            &format!("a request body holds at most {MAX_BODY_BYTES} bytes"),
+        )),
+        Err(error) => Err(request_error(
+            StatusCode::BAD_REQUEST,
+            response_type,
+            &format!("the body could not be read: {error}"),
+        )),
     }
 }
 
-fn bad_request(message: &str) -> Response {
-    (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+const NO_QUERY: &str = "the request has no `query` (nor a persisted query's hash)";
+
+/// No query text and no persisted query to run: a malformed request (400), not a
+/// document that fails to parse.
+fn has_no_query(request: &async_graphql::Request) -> bool {
+    request.query.is_empty() && !request.extensions.contains_key("persistedQuery")
 }
 
 /// POST /graphql (JSON; one operation or a batch of up to MAX_BATCH). A bad token
@@ -155,80 +166,231 @@ async fn graphql(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let is_json = headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<mime_guess_free::Mime>().ok())
-        .is_some_and(|mime| mime.is_json());
-    if !is_json {
-        return bad_request("Content-Type must be application/json");
+    let Some(response_type) = Accept::from_headers(&headers).response_type() else {
+        return not_acceptable();
+    };
+    if !negotiation::is_json(headers.get(CONTENT_TYPE)) {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            response_type,
+            "Content-Type must be application/json",
+        );
     }
-    let body = match read_body(body).await {
+    let body = match read_body(body, response_type).await {
         Ok(body) => body,
         Err(refusal) => return refusal,
     };
     let request: BatchRequest = match parse_request(&body) {
         Ok(request) => request,
         Err(error) => {
-            return bad_request(&format!(
-                "the body is not a GraphQL request in JSON: {error}"
-            ));
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                response_type,
+                &format!("the body is not a GraphQL request in JSON: {error}"),
+            );
         }
     };
-    if let BatchRequest::Batch(operations) = &request {
-        if operations.is_empty() || operations.len() > MAX_BATCH {
-            return bad_request(&format!("a batch holds 1 to {MAX_BATCH} operations"));
+    match &request {
+        BatchRequest::Single(operation) if has_no_query(operation) => {
+            return request_error(StatusCode::BAD_REQUEST, response_type, NO_QUERY);
         }
+        BatchRequest::Batch(operations)
+            if operations.is_empty() || operations.len() > MAX_BATCH =>
+        {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                response_type,
+                &format!("a batch holds 1 to {MAX_BATCH} operations"),
+            );
+        }
+        _ => {}
     }
     let request_id = new_request_id();
-    let authorization = headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    let mut response = match state.keys.caller_from_header(authorization) {
+    let response = match caller(&state, &headers) {
         Ok(caller) => {
             let request = request.data(caller).data(ClientAddress(client.ip()));
             let span = tracing::info_span!("graphql", request_id = %request_id);
-            GraphQLResponse::from(execute(&state, request).instrument(span).await).into_response()
+            graphql_response(
+                response_type,
+                execute(&state, request).instrument(span).await,
+            )
         }
-        Err(error) => refused(error).into_response(),
+        Err(error) => refused(error, response_type),
     };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    with_request_id(response, &request_id)
+}
+
+/// The caller the Authorization header names (none: anonymous); a bad token is an error.
+fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
+    let authorization = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    state.keys.caller_from_header(authorization)
+}
+
+fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
     response
 }
 
-/// Runs each operation with its document from `Documents` (parsed, depth-checked); an
-/// operation whose document is refused answers with that error alone.
+/// Runs each operation of a POST.
 async fn execute(state: &AppState, request: BatchRequest) -> BatchResponse {
-    let run = async |mut request: async_graphql::Request| {
-        let document = match state.documents.prepare(&mut request) {
-            Ok(document) => document,
-            Err(error) => return async_graphql::Response::from_errors(vec![error]),
-        };
-        if document.is_validated() {
-            return state.validated_schema.execute(request).await;
-        }
-        let response = state.schema.execute(request).await;
-        if response.errors.is_empty() {
-            document.validated();
-        }
-        response
-    };
     match request {
-        BatchRequest::Single(request) => BatchResponse::Single(run(request).await),
+        BatchRequest::Single(request) => BatchResponse::Single(run(state, request).await),
         BatchRequest::Batch(requests) => BatchResponse::Batch(
-            futures_util::future::join_all(requests.into_iter().map(run)).await,
+            futures_util::future::join_all(requests.into_iter().map(|request| run(state, request)))
+                .await,
         ),
     }
 }
 
-fn refused(error: AppError) -> GraphQLResponse {
+/// Runs one operation with its document from `Documents` (parsed, depth-checked); an
+/// operation whose document is refused answers with that error alone.
+async fn run(state: &AppState, mut request: async_graphql::Request) -> async_graphql::Response {
+    match state.documents.prepare(&mut request) {
+        Ok(document) => run_prepared(state, request, &document).await,
+        Err(error) => async_graphql::Response::from_errors(vec![error]),
+    }
+}
+
+/// Runs an operation whose document `Documents` set: on the validation-light schema once
+/// a query document ran cleanly, else fully validated.
+async fn run_prepared(
+    state: &AppState,
+    request: async_graphql::Request,
+    document: &Document,
+) -> async_graphql::Response {
+    if document.is_validated() {
+        return state.validated_schema.execute(request).await;
+    }
+    let response = state.schema.execute(request).await;
+    if response.errors.is_empty() {
+        document.validated();
+    }
+    response
+}
+
+/// A response body of errors alone: the request ran nothing, so it has no `data`.
+#[derive(Serialize)]
+struct Errors<'a> {
+    errors: &'a [ServerError],
+}
+
+/// GraphQL's answer in the negotiated type. It is 200 (errors or not), except that with
+/// `application/graphql-response+json` a request error (async-graphql answers a
+/// document, validation or variable failure with null data and errors that have no
+/// path; a field error has one) is 400 with the errors alone.
+fn graphql_response(response_type: ResponseType, response: BatchResponse) -> Response {
+    let (status, body) = match &response {
+        BatchResponse::Single(single)
+            if response_type == ResponseType::GraphQLResponseJson && is_request_error(single) =>
+        {
+            let errors = Errors {
+                errors: &single.errors,
+            };
+            (StatusCode::BAD_REQUEST, serde_json::to_vec(&errors))
+        }
+        _ => (StatusCode::OK, serde_json::to_vec(&response)),
+    };
+    let mut http = json_response(status, response_type, body);
+    if status == StatusCode::OK && response.is_ok() {
+        if let Some(value) = response
+            .cache_control()
+            .value()
+            .and_then(|value| HeaderValue::from_str(&value).ok())
+        {
+            http.headers_mut().insert(CACHE_CONTROL, value);
+        }
+    }
+    match response {
+        BatchResponse::Single(single) => http.headers_mut().extend(single.http_headers),
+        BatchResponse::Batch(responses) => {
+            for single in responses {
+                http.headers_mut().extend(single.http_headers);
+            }
+        }
+    }
+    http
+}
+
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+fn json_response(
+    status: StatusCode,
+    response_type: ResponseType,
+    body: serde_json::Result<Vec<u8>>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "a response could not be written as JSON");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, response_type.content_type());
+    response
+}
+
+/// A request refused before GraphQL runs (malformed, too large): `status`
+/// and one error with code BAD_USER_INPUT, without `data`, in the negotiated type.
+fn request_error(status: StatusCode, response_type: ResponseType, message: &str) -> Response {
+    let errors = [server_error(AppError::BadUserInput(message.to_string()))];
+    json_response(
+        status,
+        response_type,
+        serde_json::to_vec(&Errors { errors: &errors }),
+    )
+}
+
+fn not_acceptable() -> Response {
+    (
+        StatusCode::NOT_ACCEPTABLE,
+        "Accept must allow application/graphql-response+json or application/json\n",
+    )
+        .into_response()
+}
+
+/// A bad token runs nothing. With `application/json` that answers 200 with the error
+/// (UNAUTHENTICATED), as any GraphQL error; `application/graphql-response+json` has no
+/// `data` to answer with, so 401.
+fn refused(error: AppError, response_type: ResponseType) -> Response {
+    let errors = vec![server_error(error)];
+    match response_type {
+        ResponseType::Json => graphql_response(
+            response_type,
+            BatchResponse::Single(async_graphql::Response::from_errors(errors)),
+        ),
+        ResponseType::GraphQLResponseJson => {
+            let mut response = json_response(
+                StatusCode::UNAUTHORIZED,
+                response_type,
+                serde_json::to_vec(&Errors { errors: &errors }),
+            );
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+    }
+}
+
+/// One of our errors as a GraphQL error, with its `extensions.code` (and no location:
+/// it concerns the request, not a place in its document).
+fn server_error(error: AppError) -> ServerError {
     let error: async_graphql::Error = error.into();
-    async_graphql::Response::from_errors(vec![
-        error.into_server_error(async_graphql::Pos::default()),
-    ])
-    .into()
+    let mut server_error = ServerError::new(error.message, None);
+    server_error.extensions = error.extensions;
+    server_error
 }
 
 /// A short id tying a response to its log lines: unique within the process (a counter
@@ -244,30 +406,4 @@ fn new_request_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:016x}", *START ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-/// Just enough media-type parsing to accept `application/json; charset=utf-8` and
-/// `application/graphql-response+json`.
-mod mime_guess_free {
-    pub struct Mime(String);
-
-    impl std::str::FromStr for Mime {
-        type Err = ();
-        fn from_str(value: &str) -> Result<Self, ()> {
-            let essence = value
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
-            Ok(Mime(essence))
-        }
-    }
-
-    impl Mime {
-        pub fn is_json(&self) -> bool {
-            self.0 == "application/json"
-                || (self.0.starts_with("application/") && self.0.ends_with("+json"))
-        }
-    }
 }
