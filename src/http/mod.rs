@@ -10,17 +10,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, ServerError};
 use async_graphql_axum::GraphQLProtocol;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, UPGRADE, WWW_AUTHENTICATE};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
+use axum::http::header::{
+    ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, UPGRADE, WWW_AUTHENTICATE,
+};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 use tower_layer::Layer;
 use tracing::Instrument;
@@ -89,8 +93,13 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-/// GET /graphql: a WebSocket upgrade for subscriptions, else GraphiQL.
-async fn graphql_get(State(state): State<AppState>, request: Request) -> Response {
+/// GET /graphql: a WebSocket upgrade for subscriptions, else GraphQL over HTTP's GET (or
+/// GraphiQL for a browser, see `graphql_over_get`).
+async fn graphql_get(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let (mut parts, _body) = request.into_parts();
     let wants_websocket = parts
         .headers
@@ -98,7 +107,7 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
     if !wants_websocket {
-        return graphiql::page().await.into_response();
+        return graphql_over_get(&state, client, &parts).await;
     }
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
@@ -121,6 +130,78 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
         .read_buffer_size(websocket::BUFFER_SIZE)
         .write_buffer_size(websocket::BUFFER_SIZE)
         .on_upgrade(move |socket| websocket::serve(socket, protocol, state))
+}
+
+/// The parameters of a GET, URL-encoded in its query string (`variables` and
+/// `extensions` as JSON text).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParameters {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+impl GetParameters {
+    /// Whether the URL names something to run (a query text or a persisted query).
+    fn names_an_operation(&self) -> bool {
+        self.query.is_some() || self.extensions.is_some()
+    }
+
+    fn into_request(self) -> Result<async_graphql::Request, String> {
+        let mut request = async_graphql::Request::new(self.query.unwrap_or_default());
+        request.operation_name = self.operation_name;
+        if let Some(variables) = self.variables {
+            request.variables = serde_json::from_str(&variables)
+                .map_err(|error| format!("`variables` is not a JSON object: {error}"))?;
+        }
+        if let Some(extensions) = self.extensions {
+            request.extensions = serde_json::from_str(&extensions)
+                .map_err(|error| format!("`extensions` is not a JSON object: {error}"))?;
+        }
+        Ok(request)
+    }
+}
+
+/// GraphQL over HTTP's GET: one query from the URL, run as a POST's would be (same
+/// documents, caller, throttle address and request id). GET must change nothing, so a
+/// mutation or subscription answers 405 before it runs. A browser that names no
+/// operation (it asks for `text/html` first) gets GraphiQL.
+async fn graphql_over_get(state: &AppState, client: SocketAddr, parts: &Parts) -> Response {
+    let accept = Accept::from_headers(&parts.headers);
+    let parameters = Query::<GetParameters>::try_from_uri(&parts.uri);
+    if let Ok(Query(parameters)) = &parameters {
+        if !parameters.names_an_operation() && accept.prefers_html() {
+            return graphiql::page().await.into_response();
+        }
+    }
+    let Some(response_type) = accept.response_type() else {
+        return not_acceptable();
+    };
+    let request = match parameters {
+        Ok(Query(parameters)) => parameters.into_request(),
+        Err(rejection) => Err(format!("the URL's parameters cannot be read: {rejection}")),
+    };
+    let request = match request {
+        Ok(request) => request,
+        Err(message) => return request_error(StatusCode::BAD_REQUEST, response_type, &message),
+    };
+    if has_no_query(&request) {
+        return request_error(StatusCode::BAD_REQUEST, response_type, NO_QUERY);
+    }
+    let request_id = new_request_id();
+    let response = match caller(state, &parts.headers) {
+        Ok(caller) => {
+            let request = request.data(caller).data(ClientAddress(client.ip()));
+            let span = tracing::info_span!("graphql", request_id = %request_id);
+            execute_query(state, request, response_type)
+                .instrument(span)
+                .await
+        }
+        Err(error) => refused(error, response_type),
+    };
+    with_request_id(response, &request_id)
 }
 
 /// One operation, or a batch when the body is a JSON array. (BatchRequest's own
@@ -255,6 +336,20 @@ async fn run(state: &AppState, mut request: async_graphql::Request) -> async_gra
     }
 }
 
+/// Runs a GET's operation if it is a query (405 otherwise, before anything runs).
+async fn execute_query(
+    state: &AppState,
+    mut request: async_graphql::Request,
+    response_type: ResponseType,
+) -> Response {
+    let response = match state.documents.prepare(&mut request) {
+        Ok(_) if !selects_a_query(&mut request) => return method_not_allowed(response_type),
+        Ok(document) => run_prepared(state, request, &document).await,
+        Err(error) => async_graphql::Response::from_errors(vec![error]),
+    };
+    graphql_response(response_type, BatchResponse::Single(response))
+}
+
 /// Runs an operation whose document `Documents` set: on the validation-light schema once
 /// a query document ran cleanly, else fully validated.
 async fn run_prepared(
@@ -270,6 +365,28 @@ async fn run_prepared(
         document.validated();
     }
     response
+}
+
+/// Whether the operation a request selects is a query. One that cannot be selected (an
+/// unknown name, several operations and no name) counts as one: running it answers with
+/// the reason, as async-graphql selects the same way.
+fn selects_a_query(request: &mut async_graphql::Request) -> bool {
+    let name = request.operation_name.take();
+    let operation_type = request.parsed_query().ok().and_then(|document| {
+        match (&document.operations, name.as_deref()) {
+            (DocumentOperations::Single(operation), None) => Some(operation.node.ty),
+            (DocumentOperations::Multiple(operations), Some(name)) => {
+                operations.get(name).map(|operation| operation.node.ty)
+            }
+            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
+                .values()
+                .next()
+                .map(|operation| operation.node.ty),
+            _ => None,
+        }
+    });
+    request.operation_name = name;
+    operation_type.is_none_or(|operation_type| operation_type == OperationType::Query)
 }
 
 /// A response body of errors alone: the request ran nothing, so it has no `data`.
@@ -341,7 +458,7 @@ fn json_response(
     response
 }
 
-/// A request refused before GraphQL runs (malformed, too large): `status`
+/// A request refused before GraphQL runs (malformed, too large, wrong method): `status`
 /// and one error with code BAD_USER_INPUT, without `data`, in the negotiated type.
 fn request_error(status: StatusCode, response_type: ResponseType, message: &str) -> Response {
     let errors = [server_error(AppError::BadUserInput(message.to_string()))];
@@ -350,6 +467,18 @@ fn request_error(status: StatusCode, response_type: ResponseType, message: &str)
         response_type,
         serde_json::to_vec(&Errors { errors: &errors }),
     )
+}
+
+fn method_not_allowed(response_type: ResponseType) -> Response {
+    let mut response = request_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        response_type,
+        "a GET runs queries only: send mutations with POST, subscriptions over WebSocket",
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("POST"));
+    response
 }
 
 fn not_acceptable() -> Response {

@@ -63,6 +63,7 @@ fn in_utf8(mime: &Mime) -> bool {
 pub struct Accept {
     json: Preference,
     graphql_response_json: Preference,
+    html: Preference,
 }
 
 /// How much a media type is wanted: the q-value of the most specific range of the
@@ -108,6 +109,7 @@ impl Accept {
         let mut accept = Accept {
             json: Preference::default(),
             graphql_response_json: Preference::default(),
+            html: Preference::default(),
         };
         let mut position = 0;
         for value in headers.get_all(ACCEPT) {
@@ -152,6 +154,9 @@ impl Accept {
             self.graphql_response_json
                 .consider(specificity, quality, position);
         }
+        if let Some(specificity) = specificity(mime::TEXT, "text/html") {
+            self.html.consider(specificity, quality, position);
+        }
     }
 
     /// The type to answer in, or None when the list allows neither (406). On a tie,
@@ -166,6 +171,17 @@ impl Accept {
             (self.json, ResponseType::Json)
         };
         (best.0.quality > 0).then_some(best.1)
+    }
+
+    /// Whether a page is wanted rather than JSON: `text/html` (or `text/*`) named in
+    /// the list, as browsers do, and liked at least as much as either JSON type.
+    pub fn prefers_html(&self) -> bool {
+        self.html
+            .specificity
+            .is_some_and(|specificity| specificity > 0)
+            && self.html.quality > 0
+            && self.html.quality >= self.json.quality
+            && self.html.quality >= self.graphql_response_json.quality
     }
 }
 
@@ -280,6 +296,21 @@ mod tests {
         ] {
             assert_eq!(response_type(value), None, "{value}");
         }
+    }
+
+    #[test]
+    fn browsers_get_a_page_and_json_clients_do_not() {
+        let chromium = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7";
+        assert!(accept(&[chromium]).prefers_html());
+        assert!(accept(&["text/*"]).prefers_html());
+        for value in [
+            "*/*",
+            "application/json",
+            "application/json, text/html;q=0.5",
+        ] {
+            assert!(!accept(&[value]).prefers_html(), "{value}");
+        }
+        assert!(!accept(&[]).prefers_html());
     }
 
     #[test]
