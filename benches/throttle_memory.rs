@@ -20,7 +20,7 @@ fn resident_bytes() -> usize {
 fn main() {
     let throttle = AuthThrottle::per_minute(20);
     let before = resident_bytes();
-    let mut report = |addresses: u32| {
+    let report = |addresses: u32| {
         for n in 0..addresses {
             // 10.x.y.z and beyond: every address distinct.
             let _ = throttle.check(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n)));

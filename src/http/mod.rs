@@ -3,33 +3,40 @@
 
 mod graphiql;
 mod health;
+mod negotiation;
 pub mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::{BatchRequest, BatchResponse};
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, BatchResponse, ServerError};
+use async_graphql_axum::GraphQLProtocol;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, UPGRADE};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
+use axum::http::header::{
+    ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, UPGRADE, WWW_AUTHENTICATE,
+};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::{Deserialize, Serialize};
 use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 use tower_layer::Layer;
 use tracing::Instrument;
 
-use crate::auth::TokenKeys;
 use crate::auth::throttle::ClientAddress;
+use crate::auth::{Authentication, TokenKeys};
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::graphql::AppSchema;
-use crate::graphql::documents::Documents;
+use crate::graphql::documents::{Document, Documents};
 use crate::live::LiveHub;
+use negotiation::{Accept, ResponseType};
 
 /// Largest request body accepted (413 beyond).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -86,20 +93,21 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-/// GET /graphql: a WebSocket upgrade for subscriptions, else GraphiQL.
-async fn graphql_get(State(state): State<AppState>, request: Request) -> Response {
+/// GET /graphql: a WebSocket upgrade for subscriptions, else GraphQL over HTTP's GET (or
+/// GraphiQL for a browser, see `graphql_over_get`).
+async fn graphql_get(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let (mut parts, _body) = request.into_parts();
-    let client = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| ClientAddress(address.ip()));
     let wants_websocket = parts
         .headers
         .get(UPGRADE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
     if !wants_websocket {
-        return graphiql::page().await.into_response();
+        return graphql_over_get(&state, client, &parts).await;
     }
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
@@ -121,7 +129,83 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
         // our messages are small and larger ones simply take more reads.
         .read_buffer_size(websocket::BUFFER_SIZE)
         .write_buffer_size(websocket::BUFFER_SIZE)
-        .on_upgrade(move |socket| websocket::serve(socket, protocol, state, client))
+        .on_upgrade(move |socket| {
+            websocket::serve(socket, protocol, state, ClientAddress(client.ip()))
+        })
+}
+
+/// The parameters of a GET, URL-encoded in its query string (`variables` and
+/// `extensions` as JSON text).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParameters {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+impl GetParameters {
+    /// Whether the URL names something to run (a query text or a persisted query).
+    fn names_an_operation(&self) -> bool {
+        self.query.is_some() || self.extensions.is_some()
+    }
+
+    fn into_request(self) -> Result<async_graphql::Request, String> {
+        let mut request = async_graphql::Request::new(self.query.unwrap_or_default());
+        request.operation_name = self.operation_name;
+        if let Some(variables) = self.variables {
+            request.variables = serde_json::from_str(&variables)
+                .map_err(|error| format!("`variables` is not a JSON object: {error}"))?;
+        }
+        if let Some(extensions) = self.extensions {
+            request.extensions = serde_json::from_str(&extensions)
+                .map_err(|error| format!("`extensions` is not a JSON object: {error}"))?;
+        }
+        Ok(request)
+    }
+}
+
+/// GraphQL over HTTP's GET: one query from the URL, run as a POST's would be (same
+/// documents, caller, throttle address and request id). GET must change nothing, so a
+/// mutation or subscription answers 405 before it runs. A browser that names no
+/// operation (it asks for `text/html` first) gets GraphiQL.
+async fn graphql_over_get(state: &AppState, client: SocketAddr, parts: &Parts) -> Response {
+    let accept = Accept::from_headers(&parts.headers);
+    let parameters = Query::<GetParameters>::try_from_uri(&parts.uri);
+    if let Ok(Query(parameters)) = &parameters {
+        if !parameters.names_an_operation() && accept.prefers_html() {
+            return graphiql::page().await.into_response();
+        }
+    }
+    let Some(response_type) = accept.response_type() else {
+        return not_acceptable();
+    };
+    let request = match parameters {
+        Ok(Query(parameters)) => parameters.into_request(),
+        Err(rejection) => Err(format!("the URL's parameters cannot be read: {rejection}")),
+    };
+    let request = match request {
+        Ok(request) => request,
+        Err(message) => return request_error(StatusCode::BAD_REQUEST, response_type, &message),
+    };
+    if has_no_query(&request) {
+        return request_error(StatusCode::BAD_REQUEST, response_type, NO_QUERY);
+    }
+    let request_id = new_request_id();
+    let response = match authentication(state, &parts.headers) {
+        Ok(authentication) => {
+            let request = authentication
+                .attach(request)
+                .data(ClientAddress(client.ip()));
+            let span = tracing::info_span!("graphql", request_id = %request_id);
+            execute_query(state, request, response_type)
+                .instrument(span)
+                .await
+        }
+        Err(error) => refused(error, response_type),
+    };
+    with_request_id(response, &request_id)
 }
 
 /// One operation, or a batch when the body is a JSON array. (BatchRequest's own
@@ -134,21 +218,29 @@ fn parse_request(body: &[u8]) -> serde_json::Result<BatchRequest> {
 }
 
 /// The whole body, up to MAX_BODY_BYTES (413 beyond, whatever Content-Length says).
-async fn read_body(body: Body) -> Result<Bytes, Response> {
+async fn read_body(body: Body, response_type: ResponseType) -> Result<Bytes, Response> {
     use http_body_util::{BodyExt, LengthLimitError, Limited};
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err((
+        Err(error) if error.is::<LengthLimitError>() => Err(request_error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a request body holds at most {MAX_BODY_BYTES} bytes\n"),
-        )
-            .into_response()),
-        Err(error) => Err(bad_request(&format!("the body could not be read: {error}"))),
+            response_type,
+            &format!("a request body holds at most {MAX_BODY_BYTES} bytes"),
+        )),
+        Err(error) => Err(request_error(
+            StatusCode::BAD_REQUEST,
+            response_type,
+            &format!("the body could not be read: {error}"),
+        )),
     }
 }
 
-fn bad_request(message: &str) -> Response {
-    (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+const NO_QUERY: &str = "the request has no `query` (nor a persisted query's hash)";
+
+/// No query text and no persisted query to run: a malformed request (400), not a
+/// document that fails to parse.
+fn has_no_query(request: &async_graphql::Request) -> bool {
+    request.query.is_empty() && !request.extensions.contains_key("persistedQuery")
 }
 
 /// POST /graphql (JSON; one operation or a batch of up to MAX_BATCH). A bad token
@@ -159,82 +251,282 @@ async fn graphql(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let is_json = headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<mime_guess_free::Mime>().ok())
-        .is_some_and(|mime| mime.is_json());
-    if !is_json {
-        return bad_request("Content-Type must be application/json");
+    let Some(response_type) = Accept::from_headers(&headers).response_type() else {
+        return not_acceptable();
+    };
+    if !negotiation::is_json(headers.get(CONTENT_TYPE)) {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            response_type,
+            "Content-Type must be application/json",
+        );
     }
-    let body = match read_body(body).await {
+    let body = match read_body(body, response_type).await {
         Ok(body) => body,
         Err(refusal) => return refusal,
     };
     let request: BatchRequest = match parse_request(&body) {
         Ok(request) => request,
         Err(error) => {
-            return bad_request(&format!(
-                "the body is not a GraphQL request in JSON: {error}"
-            ));
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                response_type,
+                &format!("the body is not a GraphQL request in JSON: {error}"),
+            );
         }
     };
-    if let BatchRequest::Batch(operations) = &request {
-        if operations.is_empty() || operations.len() > MAX_BATCH {
-            return bad_request(&format!("a batch holds 1 to {MAX_BATCH} operations"));
+    match &request {
+        BatchRequest::Single(operation) if has_no_query(operation) => {
+            return request_error(StatusCode::BAD_REQUEST, response_type, NO_QUERY);
         }
+        BatchRequest::Batch(operations)
+            if operations.is_empty() || operations.len() > MAX_BATCH =>
+        {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                response_type,
+                &format!("a batch holds 1 to {MAX_BATCH} operations"),
+            );
+        }
+        _ => {}
     }
     let request_id = new_request_id();
-    let authorization = headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    let mut response = match state.keys.authenticate(authorization) {
+    let response = match authentication(&state, &headers) {
         Ok(authentication) => {
             let request = authentication
                 .attach_to_batch(request)
                 .data(ClientAddress(client.ip()));
             let span = tracing::info_span!("graphql", request_id = %request_id);
-            GraphQLResponse::from(execute(&state, request).instrument(span).await).into_response()
+            graphql_response(
+                response_type,
+                execute(&state, request).instrument(span).await,
+            )
         }
-        Err(error) => refused(error).into_response(),
+        Err(error) => refused(error, response_type),
     };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    with_request_id(response, &request_id)
+}
+
+/// Who the Authorization header names (none: anonymous); a bad or ended token is an
+/// error.
+fn authentication(state: &AppState, headers: &HeaderMap) -> Result<Authentication, AppError> {
+    let authorization = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    state.keys.authenticate(authorization)
+}
+
+fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
     response
 }
 
-/// Runs each operation with its document from `Documents` (parsed, depth-checked); an
-/// operation whose document is refused answers with that error alone.
+/// Runs each operation of a POST.
 async fn execute(state: &AppState, request: BatchRequest) -> BatchResponse {
-    let run = async |mut request: async_graphql::Request| {
-        let document = match state.documents.prepare(&mut request) {
-            Ok(document) => document,
-            Err(error) => return async_graphql::Response::from_errors(vec![error]),
-        };
-        if document.is_validated() {
-            return state.validated_schema.execute(request).await;
-        }
-        let response = state.schema.execute(request).await;
-        if response.errors.is_empty() {
-            document.validated();
-        }
-        response
-    };
     match request {
-        BatchRequest::Single(request) => BatchResponse::Single(run(request).await),
+        BatchRequest::Single(request) => BatchResponse::Single(run(state, request).await),
         BatchRequest::Batch(requests) => BatchResponse::Batch(
-            futures_util::future::join_all(requests.into_iter().map(run)).await,
+            futures_util::future::join_all(requests.into_iter().map(|request| run(state, request)))
+                .await,
         ),
     }
 }
 
-fn refused(error: AppError) -> GraphQLResponse {
+/// Runs one operation with its document from `Documents` (parsed, depth-checked); an
+/// operation whose document is refused answers with that error alone.
+async fn run(state: &AppState, mut request: async_graphql::Request) -> async_graphql::Response {
+    match state.documents.prepare(&mut request) {
+        Ok(document) => run_prepared(state, request, &document).await,
+        Err(error) => async_graphql::Response::from_errors(vec![error]),
+    }
+}
+
+/// Runs a GET's operation if it is a query (405 otherwise, before anything runs).
+async fn execute_query(
+    state: &AppState,
+    mut request: async_graphql::Request,
+    response_type: ResponseType,
+) -> Response {
+    let response = match state.documents.prepare(&mut request) {
+        Ok(_) if !selects_a_query(&mut request) => return method_not_allowed(response_type),
+        Ok(document) => run_prepared(state, request, &document).await,
+        Err(error) => async_graphql::Response::from_errors(vec![error]),
+    };
+    graphql_response(response_type, BatchResponse::Single(response))
+}
+
+/// Runs an operation whose document `Documents` set: on the validation-light schema once
+/// a query document ran cleanly, else fully validated.
+async fn run_prepared(
+    state: &AppState,
+    request: async_graphql::Request,
+    document: &Document,
+) -> async_graphql::Response {
+    if document.is_validated() {
+        return state.validated_schema.execute(request).await;
+    }
+    let response = state.schema.execute(request).await;
+    if response.errors.is_empty() {
+        document.validated();
+    }
+    response
+}
+
+/// Whether the operation a request selects is a query. One that cannot be selected (an
+/// unknown name, several operations and no name) counts as one: running it answers with
+/// the reason, as async-graphql selects the same way.
+fn selects_a_query(request: &mut async_graphql::Request) -> bool {
+    let name = request.operation_name.take();
+    let operation_type = request.parsed_query().ok().and_then(|document| {
+        match (&document.operations, name.as_deref()) {
+            (DocumentOperations::Single(operation), None) => Some(operation.node.ty),
+            (DocumentOperations::Multiple(operations), Some(name)) => {
+                operations.get(name).map(|operation| operation.node.ty)
+            }
+            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
+                .values()
+                .next()
+                .map(|operation| operation.node.ty),
+            _ => None,
+        }
+    });
+    request.operation_name = name;
+    operation_type.is_none_or(|operation_type| operation_type == OperationType::Query)
+}
+
+/// A response body of errors alone: the request ran nothing, so it has no `data`.
+#[derive(Serialize)]
+struct Errors<'a> {
+    errors: &'a [ServerError],
+}
+
+/// GraphQL's answer in the negotiated type. It is 200 (errors or not), except that with
+/// `application/graphql-response+json` a request error (async-graphql answers a
+/// document, validation or variable failure with null data and errors that have no
+/// path; a field error has one) is 400 with the errors alone.
+fn graphql_response(response_type: ResponseType, response: BatchResponse) -> Response {
+    let (status, body) = match &response {
+        BatchResponse::Single(single)
+            if response_type == ResponseType::GraphQLResponseJson && is_request_error(single) =>
+        {
+            let errors = Errors {
+                errors: &single.errors,
+            };
+            (StatusCode::BAD_REQUEST, serde_json::to_vec(&errors))
+        }
+        _ => (StatusCode::OK, serde_json::to_vec(&response)),
+    };
+    let mut http = json_response(status, response_type, body);
+    if status == StatusCode::OK && response.is_ok() {
+        if let Some(value) = response
+            .cache_control()
+            .value()
+            .and_then(|value| HeaderValue::from_str(&value).ok())
+        {
+            http.headers_mut().insert(CACHE_CONTROL, value);
+        }
+    }
+    match response {
+        BatchResponse::Single(single) => http.headers_mut().extend(single.http_headers),
+        BatchResponse::Batch(responses) => {
+            for single in responses {
+                http.headers_mut().extend(single.http_headers);
+            }
+        }
+    }
+    http
+}
+
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+fn json_response(
+    status: StatusCode,
+    response_type: ResponseType,
+    body: serde_json::Result<Vec<u8>>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "a response could not be written as JSON");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, response_type.content_type());
+    response
+}
+
+/// A request refused before GraphQL runs (malformed, too large, wrong method): `status`
+/// and one error with code BAD_USER_INPUT, without `data`, in the negotiated type.
+fn request_error(status: StatusCode, response_type: ResponseType, message: &str) -> Response {
+    let errors = [server_error(AppError::BadUserInput(message.to_string()))];
+    json_response(
+        status,
+        response_type,
+        serde_json::to_vec(&Errors { errors: &errors }),
+    )
+}
+
+fn method_not_allowed(response_type: ResponseType) -> Response {
+    let mut response = request_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        response_type,
+        "a GET runs queries only: send mutations with POST, subscriptions over WebSocket",
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+fn not_acceptable() -> Response {
+    (
+        StatusCode::NOT_ACCEPTABLE,
+        "Accept must allow application/graphql-response+json or application/json\n",
+    )
+        .into_response()
+}
+
+/// A bad token runs nothing. With `application/json` that answers 200 with the error
+/// (UNAUTHENTICATED), as any GraphQL error; `application/graphql-response+json` has no
+/// `data` to answer with, so 401.
+fn refused(error: AppError, response_type: ResponseType) -> Response {
+    let errors = vec![server_error(error)];
+    match response_type {
+        ResponseType::Json => graphql_response(
+            response_type,
+            BatchResponse::Single(async_graphql::Response::from_errors(errors)),
+        ),
+        ResponseType::GraphQLResponseJson => {
+            let mut response = json_response(
+                StatusCode::UNAUTHORIZED,
+                response_type,
+                serde_json::to_vec(&Errors { errors: &errors }),
+            );
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+    }
+}
+
+/// One of our errors as a GraphQL error, with its `extensions.code` (and no location:
+/// it concerns the request, not a place in its document).
+fn server_error(error: AppError) -> ServerError {
     let error: async_graphql::Error = error.into();
-    async_graphql::Response::from_errors(vec![
-        error.into_server_error(async_graphql::Pos::default()),
-    ])
-    .into()
+    let mut server_error = ServerError::new(error.message, None);
+    server_error.extensions = error.extensions;
+    server_error
 }
 
 /// A short id tying a response to its log lines: unique within the process (a counter
@@ -250,30 +542,4 @@ fn new_request_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:016x}", *START ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-/// Just enough media-type parsing to accept `application/json; charset=utf-8` and
-/// `application/graphql-response+json`.
-mod mime_guess_free {
-    pub struct Mime(String);
-
-    impl std::str::FromStr for Mime {
-        type Err = ();
-        fn from_str(value: &str) -> Result<Self, ()> {
-            let essence = value
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
-            Ok(Mime(essence))
-        }
-    }
-
-    impl Mime {
-        pub fn is_json(&self) -> bool {
-            self.0 == "application/json"
-                || (self.0.starts_with("application/") && self.0.ends_with("+json"))
-        }
-    }
 }

@@ -52,13 +52,13 @@ fn authenticate_init(state: &AppState, text: &str) -> Result<(Authentication, Op
     Ok((authentication, token))
 }
 
-/// Serves one socket. `client` is the peer's address (absent only when the server runs
-/// without connection info), counted by the auth throttle like an HTTP client's.
+/// Serves one socket. `client` is the peer's address, counted by the auth throttle like
+/// an HTTP client's.
 pub async fn serve(
     socket: WebSocket,
     protocol: GraphQLProtocol,
     state: AppState,
-    client: Option<ClientAddress>,
+    client: ClientAddress,
 ) {
     let Some(_open) = state.live.socket_token() else {
         return; // Shutting down: refuse new sockets.
@@ -83,9 +83,7 @@ pub async fn serve(
     };
     let mut data = Data::default();
     authentication.insert_into(&mut data);
-    if let Some(client) = client {
-        data.insert(client);
-    }
+    data.insert(client);
     // A session ended while the socket is open (logOut of its token, a password change)
     // closes it with 4403.
     let mut revocations = state.keys.revocations().changes();

@@ -9,6 +9,7 @@ mod admin;
 mod cluster;
 mod collaborations;
 mod hardening;
+mod http_conformance;
 mod legacy;
 mod live;
 mod schema;
