@@ -18,7 +18,7 @@ pub enum AppError {
         retry_after_seconds: u64,
     },
     #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(diesel::result::Error),
     #[error("database unavailable: {0}")]
     Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
     #[error("internal error: {0}")]
@@ -94,6 +94,24 @@ impl ErrorExtensions for AppError {
                 extensions.set("retryAfterSeconds", *retry_after_seconds);
             }
         })
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    /// PostgreSQL's text cannot hold NUL (U+0000): a text that has one is the caller's
+    /// mistake (BAD_USER_INPUT; the statement wrote nothing), not a server error.
+    fn from(error: diesel::result::Error) -> Self {
+        if let diesel::result::Error::DatabaseError(_, information) = &error {
+            let message = information.message();
+            if message.starts_with("invalid byte sequence for encoding")
+                && message.ends_with("0x00")
+            {
+                return AppError::BadUserInput(
+                    "text may not contain the NUL character (U+0000)".into(),
+                );
+            }
+        }
+        AppError::Database(error)
     }
 }
 

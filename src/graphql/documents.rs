@@ -151,6 +151,9 @@ impl Documents {
         if let Some(document) = lock(&self.parsed).get(query) {
             return Ok(document.clone());
         }
+        // The parser recurses once per bracket: a document nested thousands deep would
+        // overflow the stack before any limit on the parsed document could refuse it.
+        limits::check_nesting(query)?;
         let document = async_graphql::parser::parse_query(query)?;
         limits::check_depth(&document)?;
         let document = Arc::new(Document::new(document));

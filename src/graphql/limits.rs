@@ -18,6 +18,56 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_INTROSPECTION_DEPTH: usize = 16;
 /// Highest complexity (fields, with lists weighted by their page size) a query may have.
 pub const MAX_COMPLEXITY: usize = 5_000;
+/// Deepest nesting of brackets (`{`, `[`, `(`) in a document's text, checked before it
+/// is parsed: selections, arguments and list or object literals all count.
+pub const MAX_NESTING: usize = 64;
+
+/// Refuses a document whose brackets nest deeper than MAX_NESTING, before the parser
+/// (which recurses once per level) sees it. Brackets inside strings, block strings and
+/// comments do not count.
+pub fn check_nesting(text: &str) -> ServerResult<()> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut deepest, mut at) = (0usize, 0usize, 0usize);
+    while at < bytes.len() {
+        match bytes[at] {
+            b'#' => {
+                while at < bytes.len() && bytes[at] != b'\n' && bytes[at] != b'\r' {
+                    at += 1;
+                }
+            }
+            b'"' if bytes[at..].starts_with(b"\"\"\"") => {
+                at += 3;
+                while at < bytes.len() && !bytes[at..].starts_with(b"\"\"\"") {
+                    at += if bytes[at..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                at += 2;
+            }
+            b'"' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' && bytes[at] != b'\n' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > MAX_NESTING {
+                    return Err(too_deep(format!(
+                        "the document nests brackets more than {MAX_NESTING} levels deep"
+                    )));
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        at += 1;
+    }
+    Ok(())
+}
 
 /// The deepest paths of a selection: through ordinary fields, and through introspection.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -194,6 +244,31 @@ fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofT
                 }
             }
         }
+    }
+
+    #[test]
+    fn brackets_nested_too_deep_are_refused_before_parsing() {
+        let nested = |depth: usize| {
+            format!(
+                "{{ user(id: {}1{}) {{ id }} }}",
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        assert!(check_nesting(&nested(62)).is_ok());
+        let error = check_nesting(&nested(63)).unwrap_err();
+        assert_eq!(
+            error.message,
+            "the document nests brackets more than 64 levels deep"
+        );
+        assert!(check_nesting(&nested(100_000)).is_err());
+        // Brackets in strings, block strings and comments are text, not nesting.
+        let quoted = format!(
+            "{{ a(s: \"{0}\\\"{0}\", b: \"\"\"{0}\\\"\"\"{0}\"\"\") # {0}\n {{ id }} }}",
+            "[".repeat(100)
+        );
+        assert!(check_nesting(&quoted).is_ok(), "{quoted}");
+        assert!(check_nesting(GRAPHQL_JS_INTROSPECTION).is_ok());
     }
 
     #[test]
