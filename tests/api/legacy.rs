@@ -15,8 +15,8 @@ async fn run(app: &TestApp, args: &[&str]) -> (bool, String, String) {
 }
 
 fn write_dump(name: &str, records: serde_json::Value) -> std::path::PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("storyxp-dump-{}-{name}.json", std::process::id()));
+    // The run's directory goes when the run ends.
+    let path = crate::common::run_dir().join(format!("dump-{name}.json"));
     std::fs::write(&path, serde_json::to_vec_pretty(&records).unwrap()).unwrap();
     path
 }
@@ -142,10 +142,7 @@ async fn a_malformed_dump_imports_nothing() {
     let (ok, _, stderr) = run(&app, &["import-django", orphan.to_str().unwrap()]).await;
     assert!(!ok);
     assert!(stderr.contains("storybook.story 5: its author (auth.user 99) is neither in the dump nor imported before"), "{stderr}");
-    let truncated = std::env::temp_dir().join(format!(
-        "storyxp-dump-{}-truncated.json",
-        std::process::id()
-    ));
+    let truncated = crate::common::run_dir().join("dump-truncated.json");
     let mut text = serde_json::to_string(&legacy_dump()).unwrap();
     text.truncate(text.len() - 40);
     std::fs::write(&truncated, text).unwrap();

@@ -121,8 +121,10 @@ async fn a_rolled_back_award_pushes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_listener_reconnects_after_postgresql_restarts() {
     // A cluster of its own: restarting the shared one would disturb the other tests.
-    let dir = std::env::temp_dir().join(format!("storyxp-test-restart-{}", std::process::id()));
-    let cluster = storyxp::db::cluster::ManagedCluster::prepare(&dir, &["fsync=off"]).unwrap();
+    // Stopped and removed when the test ends, however it ends.
+    let dir = crate::common::Scratch::new("restart");
+    let cluster =
+        storyxp::db::cluster::ManagedCluster::prepare(dir.path(), &["fsync=off"]).unwrap();
     cluster.start().unwrap();
     storyxp::db::create_database(&cluster.connection_string("postgres"), "restart", None)
         .await
@@ -160,7 +162,6 @@ async fn the_listener_reconnects_after_postgresql_restarts() {
     assert_eq!(client.next_level_up().await["level"], 2);
     drop(app);
     cluster.stop().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -312,8 +313,10 @@ async fn notifications_page_newest_first_and_only_the_owner_marks_them_read() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_completes_subscriptions_and_stops_the_managed_cluster() {
     // The binary on its embedded default: its own cluster in a fresh data dir.
-    let data_dir =
-        std::env::temp_dir().join(format!("storyxp-test-sigterm-{}", std::process::id()));
+    // Its cluster is stopped and the directory removed even when the test fails (the
+    // server is then killed, which leaves the cluster running).
+    let scratch = crate::common::Scratch::new("sigterm");
+    let data_dir = scratch.path();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -322,7 +325,7 @@ async fn sigterm_completes_subscriptions_and_stops_the_managed_cluster() {
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"))
         .env_remove("DATABASE_URL")
         .env_remove("JWT_SECRET")
-        .env("STORYXP_DATA_DIR", &data_dir)
+        .env("STORYXP_DATA_DIR", data_dir)
         .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
@@ -401,5 +404,4 @@ async fn sigterm_completes_subscriptions_and_stops_the_managed_cluster() {
         !data_dir.join("pgdata/postmaster.pid").exists(),
         "the managed cluster was stopped"
     );
-    let _ = std::fs::remove_dir_all(&data_dir);
 }
