@@ -398,6 +398,13 @@ impl TestApp {
         }
     }
 
+    /// Whether the server task still runs (it ends only when told to, or on an error).
+    pub fn is_serving(&self) -> bool {
+        self.server
+            .as_ref()
+            .is_some_and(|server| !server.is_finished())
+    }
+
     /// The name of this server's database.
     pub fn database_name(&self) -> &str {
         self.database_url
