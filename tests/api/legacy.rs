@@ -97,19 +97,24 @@ async fn imported_users_log_in_with_their_django_password_and_it_is_rehashed() {
             json!({}),
         )
         .await;
-    let titles: Vec<&str> = stories["stories"]["nodes"]
-        .as_array()
-        .unwrap()
+    let nodes = stories["stories"]["nodes"].as_array().unwrap();
+    let titles: Vec<&str> = nodes
         .iter()
         .map(|story| story["title"].as_str().unwrap())
         .collect();
     assert_eq!(titles, ["Quiet one", "Draft", "Old tale"]);
-    assert!(
-        stories["stories"]["nodes"][2]["createdAt"]
-            .as_str()
-            .unwrap()
-            .starts_with("2023-05-01T10:00:00")
+    assert_eq!(
+        nodes[0],
+        json!({ "title": "Quiet one", "published": true, "createdAt": "2023-06-01T08:30:00.123456+00:00", "author": { "username": "quiet" } }),
+        "a time without a zone is UTC"
     );
+    assert_eq!(
+        (nodes[1]["published"].clone(), nodes[1]["author"].clone()),
+        (json!(false), json!({ "username": "olduser" })),
+        "the author sees the imported draft"
+    );
+    assert_eq!(nodes[2]["createdAt"], "2023-05-01T10:00:00+00:00");
+    assert_eq!(nodes[2]["published"], true);
 }
 
 #[tokio::test(flavor = "multi_thread")]
