@@ -1,6 +1,8 @@
 //! The shared test harness: one managed PostgreSQL cluster per test run (started with
-//! the server's own code), a fresh database per test cloned from a migrated template,
-//! and the real storyxp server on a free port, spoken to over HTTP like the frontend.
+//! the server's own code), a fresh database per test cloned from a migrated template
+//! (dropped when the last server on it shuts down; the cluster and its directory go
+//! when the run ends, however it ends), and the real storyxp server on a free port,
+//! spoken to over HTTP like the frontend.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
