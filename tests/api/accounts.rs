@@ -84,6 +84,10 @@ async fn wrong_password_and_unknown_login_are_the_same_refusal() {
     );
     assert_eq!(
         wrong_password["errors"][0]["message"],
+        "wrong login or password"
+    );
+    assert_eq!(
+        wrong_password["errors"][0]["message"],
         unknown["errors"][0]["message"]
     );
     assert_eq!(
@@ -106,9 +110,28 @@ async fn usernames_are_unique_regardless_of_case() {
         "the username ALICE is already taken"
     );
     let email_taken = app
-        .error_code(None, SIGN_UP, json!({ "input": { "username": "bob", "email": "Alice@example.com", "password": "correct horse" } }))
+        .graphql(None, SIGN_UP, json!({ "input": { "username": "bob", "email": "Alice@example.com", "password": "correct horse" } }))
         .await;
-    assert_eq!(email_taken, "BAD_USER_INPUT");
+    assert_eq!(
+        email_taken["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        email_taken["errors"][0]["message"], "an account with this email already exists",
+        "emails are unique regardless of case too"
+    );
+    let board = app
+        .ok(
+            None,
+            "{ leaderboard(first: 10) { user { username } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        board["leaderboard"],
+        json!([{ "user": { "username": "alice" } }]),
+        "neither ALICE nor bob was created"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -166,10 +189,14 @@ async fn bad_sign_up_input_is_refused_with_a_reason() {
         );
         assert_eq!(body["errors"][0]["message"], message);
     }
-    let count = app
-        .ok(None, "{ stories { nodes { id } } }", json!({}))
+    let board = app
+        .ok(
+            None,
+            "{ leaderboard(first: 10) { user { username } } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(count["stories"]["nodes"], json!([]));
+    assert_eq!(board["leaderboard"], json!([]), "no user was created");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -190,24 +217,33 @@ async fn invalid_expired_and_malformed_tokens_are_refused() {
         .unwrap();
     let mut tampered = alice.token.clone();
     tampered.push('x');
-    for token in [
-        expired.as_str(),
-        forged.as_str(),
-        tampered.as_str(),
-        "not-a-jwt",
+    // The whole request is refused with one error, whatever it holds.
+    let refusal = |body: &serde_json::Value| {
+        assert_eq!(body["data"], json!(null), "{body}");
+        assert_eq!(body["errors"].as_array().unwrap().len(), 1, "{body}");
+        (
+            body["errors"][0]["message"].clone(),
+            body["errors"][0]["extensions"].clone(),
+        )
+    };
+    let unauthenticated = |message: &str| (json!(message), json!({ "code": "UNAUTHENTICATED" }));
+    for (token, message) in [
+        (expired.as_str(), "your session has expired; log in again"),
+        (forged.as_str(), "invalid authentication token"),
+        (tampered.as_str(), "invalid authentication token"),
+        ("not-a-jwt", "invalid authentication token"),
     ] {
+        // A mutation too: nothing of the request runs.
         let body = app
-            .graphql(Some(token), "{ xpRewards { xp } }", json!({}))
+            .graphql(
+                Some(token),
+                "mutation { createStory(input: { title: \"Sneaky\", content: \"\" }) { story { id } } }",
+                json!({}),
+            )
             .await;
-        assert_eq!(
-            body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
-            "token {token}"
-        );
-        assert!(
-            body.get("data").is_none_or(|data| data.is_null()),
-            "nothing runs for a bad token: {body}"
-        );
+        assert_eq!(refusal(&body), unauthenticated(message), "token {token}");
     }
+    assert_eq!(app.xp(&alice).await, 0, "no story was created");
     let response = reqwest::Client::new()
         .post(format!("{}/graphql", app.base_url))
         .header("authorization", "Basic YWxpY2U6cGFzc3dvcmQ=")
@@ -216,7 +252,10 @@ async fn invalid_expired_and_malformed_tokens_are_refused() {
         .await
         .unwrap();
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_eq!(
+        refusal(&body),
+        unauthenticated("the Authorization header must be `Bearer <token>`")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -234,7 +273,10 @@ async fn email_and_xp_history_are_private_to_their_owner() {
         json!({ "username": "alice", "email": null, "xpHistory": null })
     );
     let anonymous = app.ok(None, query, json!({ "id": alice.id })).await;
-    assert_eq!(anonymous["user"]["email"], json!(null));
+    assert_eq!(
+        anonymous["user"],
+        json!({ "username": "alice", "email": null, "xpHistory": null })
+    );
     let as_alice = app
         .ok(Some(&alice.token), query, json!({ "id": alice.id }))
         .await;
@@ -253,11 +295,18 @@ async fn unknown_and_malformed_ids() {
             .await,
         json!({ "user": null })
     );
+    let malformed = app
+        .graphql(None, "{ user(id: \"abc\") { id } }", json!({}))
+        .await;
     assert_eq!(
-        app.error_code(None, "{ user(id: \"abc\") { id } }", json!({}))
-            .await,
+        malformed["errors"][0]["extensions"]["code"],
         "BAD_USER_INPUT"
     );
+    assert_eq!(
+        malformed["errors"][0]["message"],
+        "`abc` is not a valid user id"
+    );
+    assert_eq!(malformed["data"], json!(null));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -267,6 +316,7 @@ async fn healthz_answers_when_the_database_does() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -284,18 +334,34 @@ async fn graphiql_and_its_assets_are_served_locally() {
     let html = page.text().await.unwrap();
     assert!(html.contains("/graphiql/graphiql.min.js"));
     assert!(!html.contains("https://"), "no CDN");
-    for asset in [
-        "graphiql.min.js",
-        "graphiql.min.css",
-        "react.production.min.js",
-        "react-dom.production.min.js",
+    for (asset, content_type) in [
+        ("graphiql.min.js", "text/javascript; charset=utf-8"),
+        ("graphiql.min.css", "text/css; charset=utf-8"),
+        ("react.production.min.js", "text/javascript; charset=utf-8"),
+        (
+            "react-dom.production.min.js",
+            "text/javascript; charset=utf-8",
+        ),
     ] {
         let response = reqwest::get(format!("{}/graphiql/{asset}", app.base_url))
             .await
             .unwrap();
         assert_eq!(response.status(), 200, "{asset}");
-        assert!(response.bytes().await.unwrap().len() > 1000, "{asset}");
+        assert_eq!(response.headers()["content-type"], content_type, "{asset}");
+        let vendored = std::fs::read(format!(
+            "{}/assets/graphiql/{asset}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        assert!(
+            response.bytes().await.unwrap() == vendored,
+            "{asset} is the vendored file"
+        );
     }
+    let unknown = reqwest::get(format!("{}/graphiql/other.js", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
 }
 
 /// The server's user loader batches the `me`s of concurrent requests into one query;

@@ -68,14 +68,28 @@ async fn ten_comments_from_ten_readers_unlock_conversation_starter() {
     let id = app.create_published_story(&alice, "Dawn").await;
     let before = app.xp(&alice).await;
     let readers = sign_up_many(&app, "reader", 10).await;
+    let mut awards = Vec::new();
     for reader in &readers {
-        app.ok(
-            Some(&reader.token),
-            COMMENT,
-            json!({ "id": id, "body": "Hi" }),
-        )
-        .await;
+        let data = app
+            .ok(
+                Some(&reader.token),
+                COMMENT,
+                json!({ "id": id, "body": "Hi" }),
+            )
+            .await;
+        awards.push(data["commentOnStory"]["xpEarned"].clone());
     }
+    for award in &awards[..9] {
+        assert_eq!(
+            award,
+            &json!({ "action": "STORY_COMMENTED", "xpGained": 10, "achievements": [] })
+        );
+    }
+    assert_eq!(
+        awards[9],
+        json!({ "action": "STORY_COMMENTED", "xpGained": 40, "achievements": [{ "key": "CONVERSATION_STARTER" }] }),
+        "the tenth comment unlocks it"
+    );
     assert_eq!(app.xp(&alice).await, before + 10 * 10 + 30);
     let extra = app.sign_up("eleventh").await;
     let more = app
@@ -86,10 +100,11 @@ async fn ten_comments_from_ten_readers_unlock_conversation_starter() {
         )
         .await;
     assert_eq!(
-        more["commentOnStory"]["xpEarned"]["achievements"],
-        json!([]),
+        more["commentOnStory"]["xpEarned"],
+        json!({ "action": "STORY_COMMENTED", "xpGained": 10, "achievements": [] }),
         "unlocked once only"
     );
+    assert_eq!(app.xp(&alice).await, before + 11 * 10 + 30);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -159,44 +174,73 @@ async fn drafts_cannot_be_read_or_commented_on_by_others() {
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     let draft = app.create_story(&alice, "Secret").await;
+    let published = app.create_published_story(&alice, "Open").await;
+    let refusal = async |token: Option<&str>, query: &str, variables: serde_json::Value| {
+        let body = app.graphql(token, query, variables).await;
+        assert_eq!(body["data"], json!(null), "{body}");
+        (
+            body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            body["errors"][0]["message"].as_str().unwrap().to_string(),
+        )
+    };
+    let refused = |code: &str, message: &str| (code.to_string(), message.to_string());
     assert_eq!(
-        app.error_code(Some(&bob.token), READ, json!({ "id": draft }))
-            .await,
-        "NOT_FOUND"
+        refusal(Some(&bob.token), READ, json!({ "id": draft })).await,
+        refused("NOT_FOUND", "story not found")
     );
     assert_eq!(
-        app.error_code(
+        refusal(
             Some(&bob.token),
             COMMENT,
             json!({ "id": draft, "body": "hi" })
         )
         .await,
-        "NOT_FOUND"
+        refused("NOT_FOUND", "story not found")
     );
     assert_eq!(
-        app.error_code(
+        refusal(
             Some(&bob.token),
             COMMENT,
             json!({ "id": draft, "body": "   " })
         )
         .await,
-        "BAD_USER_INPUT"
+        refused("BAD_USER_INPUT", "a comment cannot be empty")
     );
-    let long = "x".repeat(10_001);
-    let published = app.create_published_story(&alice, "Open").await;
     assert_eq!(
-        app.error_code(
+        refusal(
             Some(&bob.token),
             COMMENT,
-            json!({ "id": published, "body": long })
+            json!({ "id": published, "body": "x".repeat(10_001) })
         )
         .await,
-        "BAD_USER_INPUT"
+        refused("BAD_USER_INPUT", "a comment is at most 10000 characters")
     );
     assert_eq!(
-        app.error_code(None, READ, json!({ "id": published })).await,
-        "UNAUTHENTICATED"
+        refusal(None, READ, json!({ "id": published })).await,
+        refused("UNAUTHENTICATED", "you must be signed in to do this")
     );
+    // The longest comment is allowed; none of the refused ones was written.
+    app.ok(
+        Some(&bob.token),
+        COMMENT,
+        json!({ "id": published, "body": "x".repeat(10_000) }),
+    )
+    .await;
+    let story = app
+        .ok(
+            None,
+            "query($id: ID!) { story(id: $id) { comments { author { username } } } }",
+            json!({ "id": published }),
+        )
+        .await;
+    assert_eq!(
+        story["story"]["comments"],
+        json!([{ "author": { "username": "bob" } }])
+    );
+    assert_eq!(app.xp(&bob).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -252,20 +296,31 @@ async fn characters_earn_25_each_and_five_unlock_character_designer() {
             json!({}),
         )
         .await;
-    assert_eq!(me["me"]["characters"].as_array().unwrap().len(), 5);
-    assert_eq!(me["me"]["characters"][0]["name"], "Hero 0");
+    assert_eq!(
+        me["me"]["characters"],
+        json!([{ "name": "Hero 0" }, { "name": "Hero 1" }, { "name": "Hero 2" }, { "name": "Hero 3" }, { "name": "Hero 4" }])
+    );
     assert_eq!(
         me["me"]["achievements"],
         json!([{ "key": "CHARACTER_DESIGNER" }])
     );
     for name in ["", &"n".repeat(101)] {
-        let code = app
-            .error_code(
+        let body = app
+            .graphql(
                 Some(&alice.token),
                 CHARACTER,
                 json!({ "input": { "name": name } }),
             )
             .await;
-        assert_eq!(code, "BAD_USER_INPUT");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert_eq!(
+            body["errors"][0]["message"],
+            "a character's name must be 1 to 100 characters"
+        );
     }
+    assert_eq!(
+        app.xp(&alice).await,
+        5 * 25 + 30,
+        "nothing more was created"
+    );
 }

@@ -76,29 +76,57 @@ async fn an_admin_award_defaults_to_the_table_amount_and_validates_input() {
             json!({ "input": { "userId": alice.id, "action": "STORY_LIKED" } }),
         )
         .await;
-    assert_eq!(liked["awardXp"]["xpGained"], 5);
-    for input in [
-        json!({ "userId": alice.id }),
-        json!({ "userId": alice.id, "amount": 0 }),
-        json!({ "userId": alice.id, "amount": 10001 }),
-        json!({ "userId": alice.id, "amount": 5, "reason": "r".repeat(501) }),
-    ] {
-        assert_eq!(
-            app.error_code(Some(&root.token), AWARD, json!({ "input": input }))
-                .await,
+    assert_eq!(
+        liked["awardXp"],
+        json!({ "action": "STORY_LIKED", "xpGained": 5, "totalXp": 5, "level": 1, "leveledUp": false, "achievements": [] })
+    );
+    for (input, code, message) in [
+        (
+            json!({ "userId": alice.id }),
             "BAD_USER_INPUT",
-            "{input}"
-        );
+            "an amount is required for CUSTOM awards",
+        ),
+        (
+            json!({ "userId": alice.id, "amount": 0 }),
+            "BAD_USER_INPUT",
+            "amount must be between 1 and 10000",
+        ),
+        (
+            json!({ "userId": alice.id, "amount": 10001 }),
+            "BAD_USER_INPUT",
+            "amount must be between 1 and 10000",
+        ),
+        (
+            json!({ "userId": alice.id, "amount": 5, "reason": "r".repeat(501) }),
+            "BAD_USER_INPUT",
+            "reason is at most 500 characters",
+        ),
+        (
+            json!({ "userId": "99999", "amount": 5 }),
+            "NOT_FOUND",
+            "user not found",
+        ),
+    ] {
+        let body = app
+            .graphql(Some(&root.token), AWARD, json!({ "input": input }))
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{input}");
+        assert_eq!(body["errors"][0]["message"], message, "{input}");
+        assert_eq!(body["data"], json!(null), "{input}");
     }
-    let nobody = app
-        .error_code(
-            Some(&root.token),
-            AWARD,
-            json!({ "input": { "userId": "99999", "amount": 5 } }),
-        )
-        .await;
-    assert_eq!(nobody, "NOT_FOUND");
-    assert_eq!(app.xp(&alice).await, 5);
+    // The bounds themselves are allowed: 1, then 10000 (level 21, so RISING_STAR too).
+    let bound = |amount: i32| json!({ "input": { "userId": alice.id, "amount": amount, "reason": "r".repeat(500) } });
+    let least = app.ok(Some(&root.token), AWARD, bound(1)).await;
+    assert_eq!(
+        least["awardXp"],
+        json!({ "action": "CUSTOM", "xpGained": 1, "totalXp": 6, "level": 1, "leveledUp": false, "achievements": [] })
+    );
+    let most = app.ok(Some(&root.token), AWARD, bound(10_000)).await;
+    assert_eq!(
+        most["awardXp"],
+        json!({ "action": "CUSTOM", "xpGained": 10_030, "totalXp": 10_036, "level": 21, "leveledUp": true, "achievements": [{ "key": "RISING_STAR" }] })
+    );
+    assert_eq!(app.xp(&alice).await, 10_036);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,14 +165,24 @@ async fn non_admins_and_anonymous_callers_cannot_award() {
     let app = TestApp::spawn().await;
     let alice = app.sign_up("alice").await;
     let input = json!({ "input": { "userId": alice.id, "amount": 100 } });
+    let refusal = |body: serde_json::Value| {
+        assert_eq!(body["data"], json!(null), "{body}");
+        (
+            body["errors"][0]["extensions"]["code"].clone(),
+            body["errors"][0]["message"].clone(),
+        )
+    };
+    let forbidden = (json!("FORBIDDEN"), json!("only admins can do this"));
     assert_eq!(
-        app.error_code(Some(&alice.token), AWARD, input.clone())
-            .await,
-        "FORBIDDEN"
+        refusal(app.graphql(Some(&alice.token), AWARD, input.clone()).await),
+        forbidden
     );
     assert_eq!(
-        app.error_code(None, AWARD, input.clone()).await,
-        "UNAUTHENTICATED"
+        refusal(app.graphql(None, AWARD, input.clone()).await),
+        (
+            json!("UNAUTHENTICATED"),
+            json!("you must be signed in to do this")
+        )
     );
     let root = admin(&app, "root").await;
     let output = storyxp_command(&app, &["grant-admin", "root", "--revoke"])
@@ -153,8 +191,13 @@ async fn non_admins_and_anonymous_callers_cannot_award() {
         .unwrap();
     assert!(output.status.success());
     assert_eq!(
-        app.error_code(Some(&root.token), AWARD, input).await,
-        "FORBIDDEN"
+        String::from_utf8_lossy(&output.stdout),
+        "root is no longer an admin\n"
+    );
+    assert_eq!(
+        refusal(app.graphql(Some(&root.token), AWARD, input).await),
+        forbidden,
+        "revoked at once, with the same token"
     );
     assert_eq!(app.xp(&alice).await, 0);
 }
@@ -166,6 +209,10 @@ async fn grant_admin_fails_clearly_for_an_unknown_user() {
         .output()
         .await
         .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("there is no user named ghost"));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "storyxp: there is no user named ghost\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
 }

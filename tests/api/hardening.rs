@@ -6,13 +6,32 @@ use serde_json::json;
 
 use crate::common::{ALLOWED_ORIGIN, TestApp};
 
+/// A request of exactly `bytes` bytes: the query padded with a comment.
+fn request_of(bytes: usize) -> Vec<u8> {
+    let empty = serde_json::to_vec(&json!({ "query": "{ xpRewards { xp } } #" })).unwrap();
+    let query = format!(
+        "{{ xpRewards {{ xp }} }} #{}",
+        "x".repeat(bytes - empty.len())
+    );
+    let body = serde_json::to_vec(&json!({ "query": query })).unwrap();
+    assert_eq!(body.len(), bytes);
+    body
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_body_over_one_mebibyte_is_413() {
     let app = TestApp::spawn().await;
-    let query = format!("{{ me {{ id }} }} # {}", "x".repeat(1024 * 1024));
-    let body = serde_json::to_vec(&json!({ "query": query })).unwrap();
-    let (status, _) = app.post_raw("application/json", body).await;
+    let (status, text) = app
+        .post_raw("application/json", request_of(1024 * 1024))
+        .await;
+    assert_eq!(status, 200, "exactly one mebibyte is accepted");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["data"]["xpRewards"][0]["xp"], 100, "{answer}");
+    let (status, text) = app
+        .post_raw("application/json", request_of(1024 * 1024 + 1))
+        .await;
     assert_eq!(status, 413);
+    assert_eq!(text, "a request body holds at most 1048576 bytes\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -48,39 +67,45 @@ async fn malformed_json_wrong_content_type_and_big_batches_are_400() {
         .post_raw("application/json", b"{\"query\": ".to_vec())
         .await;
     assert_eq!(status, 400);
-    assert!(text.contains("not a GraphQL request in JSON"), "{text}");
+    assert_eq!(
+        text,
+        "the body is not a GraphQL request in JSON: EOF while parsing a value at line 1 column 10\n"
+    );
     let (status, text) = app
         .post_raw("text/plain", br#"{"query":"{ me { id } }"}"#.to_vec())
         .await;
     assert_eq!(status, 400);
-    assert!(
-        text.contains("Content-Type must be application/json"),
-        "{text}"
-    );
-    let batch: Vec<_> = (0..11)
-        .map(|_| json!({ "query": "{ xpRewards { xp } }" }))
-        .collect();
-    let (status, text) = app
-        .post_raw("application/json", serde_json::to_vec(&batch).unwrap())
-        .await;
-    assert_eq!(status, 400);
-    assert!(text.contains("a batch holds 1 to 10 operations"), "{text}");
-    let small: Vec<_> = (0..2)
-        .map(|_| json!({ "query": "{ achievements { key } }" }))
+    assert_eq!(text, "Content-Type must be application/json\n");
+    for size in [0, 11] {
+        let batch: Vec<_> = (0..size)
+            .map(|_| json!({ "query": "{ xpRewards { xp } }" }))
+            .collect();
+        let (status, text) = app
+            .post_raw("application/json", serde_json::to_vec(&batch).unwrap())
+            .await;
+        assert_eq!(status, 400, "a batch of {size}");
+        assert_eq!(
+            text, "a batch holds 1 to 10 operations\n",
+            "a batch of {size}"
+        );
+    }
+    let largest: Vec<_> = (0..10)
+        .map(|n| json!({ "query": format!("{{ a{n}: achievements {{ key }} }}") }))
         .collect();
     let (status, text) = app
         .post_raw(
             "application/json; charset=utf-8",
-            serde_json::to_vec(&small).unwrap(),
+            serde_json::to_vec(&largest).unwrap(),
         )
         .await;
     assert_eq!(status, 200);
     let answers: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-    assert_eq!(answers.len(), 2);
-    assert_eq!(
-        answers[1]["data"]["achievements"].as_array().unwrap().len(),
-        10
-    );
+    assert_eq!(answers.len(), 10);
+    for (n, answer) in answers.iter().enumerate() {
+        let keys = answer["data"][format!("a{n}")].as_array().unwrap();
+        assert_eq!(keys.len(), 10, "answer {n} answers operation {n}: {answer}");
+        assert_eq!(keys[0]["key"], "FIRST_STORY");
+    }
 }
 
 /// `{ a { a { ... id } } }`: `depth` levels of fields. The depth check runs before
@@ -103,16 +128,15 @@ async fn queries_deeper_than_twelve_are_refused_before_running() {
     );
     let deep = app.graphql(None, &nested_query(13), json!({})).await;
     assert_eq!(
-        deep["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-        "{deep}"
-    );
-    assert_eq!(
-        deep["errors"][0]["message"],
-        "the query nests 13 levels deep; at most 12 are allowed"
+        deep,
+        json!({ "data": null, "errors": [{
+            "message": "the query nests 13 levels deep; at most 12 are allowed",
+            "extensions": { "code": "BAD_USER_INPUT" }
+        }] })
     );
     let deepest_real = "{ stories { edges { node { comments { author { xpHistory { edges { node { id } } } } } } } } }";
     let allowed = app.graphql(None, deepest_real, json!({})).await;
-    assert!(allowed.get("errors").is_none(), "{allowed}");
+    assert_eq!(allowed, json!({ "data": { "stories": { "edges": [] } } }));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -124,6 +148,11 @@ async fn a_too_deep_query_stays_refused_and_websocket_operations_are_limited_too
             deep["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
             "attempt {attempt}: {deep}"
         );
+        assert_eq!(
+            deep["errors"][0]["message"], "the query nests 13 levels deep; at most 12 are allowed",
+            "attempt {attempt}"
+        );
+        assert_eq!(deep["data"], json!(null), "attempt {attempt}");
     }
     let mut client = app.websocket("graphql-transport-ws").await;
     match client.init(None).await {
@@ -134,7 +163,9 @@ async fn a_too_deep_query_stays_refused_and_websocket_operations_are_limited_too
         .send(json!({ "id": "1", "type": "subscribe", "payload": { "query": nested_query(13) } }))
         .await;
     let answer = client.next_json().await;
+    assert_eq!(answer["type"], "next", "{answer}");
     assert_eq!(answer["id"], "1", "{answer}");
+    assert_eq!(answer["payload"]["data"], json!(null), "{answer}");
     assert_eq!(
         answer["payload"]["errors"][0]["message"],
         "the query nests 13 levels deep; at most 12 are allowed",
@@ -152,10 +183,32 @@ async fn a_too_deep_query_stays_refused_and_websocket_operations_are_limited_too
 async fn one_query_text_with_different_variables_answers_each_request_by_its_own() {
     let app = TestApp::spawn().await;
     let query = "query($skip: Boolean!) { xpRewards @skip(if: $skip) { xp } levelThresholds: xpRewards { action } }";
+    let actions: Vec<serde_json::Value> = [
+        "STORY_CREATED",
+        "STORY_PUBLISHED",
+        "COLLABORATION_COMPLETED",
+        "STORY_LIKED",
+        "STORY_COMMENTED",
+        "FRIEND_ADDED",
+        "CHARACTER_CREATED",
+        "STORY_READ",
+        "ACHIEVEMENT_EARNED",
+        "CUSTOM",
+    ]
+    .iter()
+    .map(|action| json!({ "action": action }))
+    .collect();
+    let amounts: Vec<serde_json::Value> = [100, 50, 50, 5, 10, 20, 25, 5, 30, 0]
+        .iter()
+        .map(|xp| json!({ "xp": xp }))
+        .collect();
     let skipped = app.ok(None, query, json!({ "skip": true })).await;
-    assert!(skipped.get("xpRewards").is_none(), "{skipped}");
+    assert_eq!(skipped, json!({ "levelThresholds": actions }));
     let kept = app.ok(None, query, json!({ "skip": false })).await;
-    assert_eq!(kept["xpRewards"][0]["xp"], 100, "{kept}");
+    assert_eq!(
+        kept,
+        json!({ "xpRewards": amounts, "levelThresholds": actions })
+    );
     let skipped_again = app.ok(None, query, json!({ "skip": true })).await;
     assert_eq!(skipped_again, skipped);
 }
@@ -171,7 +224,67 @@ async fn graphiqls_introspection_query_is_not_counted_as_deep() {
     );
     let body = app.graphql(None, &query, json!({})).await;
     assert!(body.get("errors").is_none(), "{body}");
-    assert!(body["data"]["__schema"]["types"].as_array().unwrap().len() > 20);
+    let schema = &body["data"]["__schema"];
+    assert_eq!(schema["queryType"]["name"], "Query");
+    // Every type of schema.graphql, the built-in scalars and introspection's own.
+    let mut named: Vec<String> = storyxp::graphql::sdl()
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            match words.next()? {
+                "type" | "input" | "enum" | "scalar" | "interface" | "union" => {
+                    words.next().map(str::to_string)
+                }
+                _ => None,
+            }
+        })
+        .chain(
+            [
+                "Boolean",
+                "Float",
+                "ID",
+                "Int",
+                "String",
+                "__Directive",
+                "__DirectiveLocation",
+                "__EnumValue",
+                "__Field",
+                "__InputValue",
+                "__Schema",
+                "__Type",
+                "__TypeKind",
+            ]
+            .map(str::to_string),
+        )
+        .collect();
+    named.sort();
+    named.dedup();
+    let mut served: Vec<String> = schema["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ty| ty["name"].as_str().unwrap().to_string())
+        .collect();
+    served.sort();
+    assert_eq!(served, named);
+    // The deepest type reference resolved in full: markNotificationsRead(ids: [ID!]!).
+    let mutation = schema["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|ty| ty["name"] == "Mutation")
+        .unwrap();
+    let mark = mutation["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|field| field["name"] == "markNotificationsRead")
+        .unwrap();
+    assert_eq!(
+        mark["args"][0]["type"],
+        json!({ "kind": "NON_NULL", "name": null, "ofType": { "kind": "LIST", "name": null, "ofType": {
+            "kind": "NON_NULL", "name": null, "ofType": { "kind": "SCALAR", "name": "ID", "ofType": null } } } })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -183,9 +296,19 @@ async fn an_over_complex_query_is_refused() {
     let body = app
         .graphql(None, &format!("{{ {fields} }}"), json!({}))
         .await;
-    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("too complex"), "{body}");
-    assert!(body.get("data").is_none_or(|data| data.is_null()));
+    assert_eq!(
+        body,
+        json!({ "data": null, "errors": [{ "message": "Query is too complex." }] })
+    );
+    // Each of those fields alone is fine: it is their sum that is refused.
+    let one = app
+        .ok(
+            None,
+            "{ s0: stories(first: 100) { nodes { id title content author { id username } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(one, json!({ "s0": { "nodes": [] } }));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -197,6 +320,7 @@ async fn log_in_and_sign_up_are_throttled_per_address() {
         ..Default::default()
     };
     let app = TestApp::spawn_with(database, options).await;
+    let first_attempt = std::time::Instant::now();
     app.sign_up("alice").await;
     let log_in =
         "mutation { logIn(input: { login: \"alice\", password: \"wrong horse\" }) { token } }";
@@ -213,21 +337,30 @@ async fn log_in_and_sign_up_are_throttled_per_address() {
         throttled["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{throttled}"
     );
+    // 3 a minute: the next attempt is allowed 20 s after the first (whole seconds).
+    let retry_after = throttled["errors"][0]["extensions"]["retryAfterSeconds"]
+        .as_u64()
+        .unwrap();
+    let since_first = first_attempt.elapsed().as_secs();
     assert!(
-        throttled["errors"][0]["extensions"]["retryAfterSeconds"]
-            .as_u64()
-            .unwrap()
-            >= 1
+        retry_after <= 20 && retry_after + since_first + 1 >= 20,
+        "retry after {retry_after} s, {since_first} s after the first attempt: {throttled}"
     );
-    assert!(
-        throttled["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("too many attempts from your address")
+    assert_eq!(
+        throttled["errors"][0]["message"],
+        format!("too many attempts from your address; try again in {retry_after} seconds")
     );
-    let me = app.graphql(None, "{ xpRewards { xp } }", json!({})).await;
-    assert!(
-        me.get("errors").is_none(),
+    let sign_up = app
+        .error_code(
+            None,
+            "mutation { signUp(input: { username: \"bob\", email: \"bob@example.com\", password: \"correct horse\" }) { token } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(sign_up, "FORBIDDEN", "signUp shares the address's budget");
+    let other = app.ok(None, "{ xpRewards { xp } }", json!({})).await;
+    assert_eq!(
+        other["xpRewards"][0]["xp"], 100,
         "other operations are not throttled"
     );
 }
@@ -248,10 +381,10 @@ async fn automatic_persisted_queries_follow_apollos_protocol() {
             serde_json::to_vec(&json!({ "extensions": extensions })).unwrap(),
         )
         .await;
-    assert!(
-        unknown.1.contains("PersistedQueryNotFound"),
-        "{}",
-        unknown.1
+    assert_eq!(unknown.0, 200);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&unknown.1).unwrap(),
+        json!({ "data": null, "errors": [{ "message": "PersistedQueryNotFound" }] })
     );
     let register = app
         .post_raw(
@@ -260,6 +393,11 @@ async fn automatic_persisted_queries_follow_apollos_protocol() {
         )
         .await;
     assert_eq!(register.0, 200);
+    let registered: serde_json::Value = serde_json::from_str(&register.1).unwrap();
+    assert_eq!(
+        registered["data"]["xpRewards"][0],
+        json!({ "action": "STORY_CREATED", "xp": 100 })
+    );
     let by_hash = app
         .post_raw(
             "application/json",
@@ -427,10 +565,17 @@ async fn validated_documents_still_refuse_bad_variables() {
         let data = app.ok(None, query, json!({ "id": alice.id })).await;
         assert_eq!(data, json!({ "user": { "username": "alice" } }));
     }
-    for bad in [json!({ "id": { "not": "an id" } }), json!({})] {
+    for (bad, message) in [
+        (
+            json!({ "id": { "not": "an id" } }),
+            "Expected input type \"ID\", found {not: \"an id\"}.",
+        ),
+        (json!({}), "Variable id is not defined."),
+    ] {
         let body = app.graphql(None, query, bad.clone()).await;
-        assert!(body["errors"][0]["message"].is_string(), "{bad}: {body}");
-        assert_eq!(body["data"]["user"], json!(null), "{bad}: {body}");
+        assert_eq!(body["errors"][0]["message"], message, "{bad}: {body}");
+        assert_eq!(body["errors"][0]["path"], json!(["user"]), "{bad}: {body}");
+        assert_eq!(body["data"], json!(null), "{bad}: {body}");
     }
 
     let create =
@@ -440,7 +585,143 @@ async fn validated_documents_still_refuse_bad_variables() {
     let before = app.xp(&alice).await;
     let bad = json!({ "input": { "title": 5, "content": "" } });
     let body = app.graphql(Some(&alice.token), create, bad).await;
-    assert!(body["errors"][0]["message"].is_string(), "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Invalid value for argument \"input.title\", expected type \"String\"",
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0].get("path"),
+        None,
+        "refused by validation, before any field ran: {body}"
+    );
     assert_eq!(body["data"], json!(null), "{body}");
     assert_eq!(app.xp(&alice).await, before, "nothing was created");
+}
+
+/// PostgreSQL's text cannot hold a NUL character: a text with one must be refused as
+/// bad input, not fail inside the database.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "server bug: a NUL character in a text that reaches PostgreSQL answers INTERNAL_SERVER_ERROR"]
+async fn a_nul_character_in_a_text_is_bad_user_input() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    let story = app.create_published_story(&alice, "Dawn").await;
+    let (alice_before, bob_before) = (app.xp(&alice).await, app.xp(&bob).await);
+    let nul = "a\u{0}b";
+    let cases: [(&str, Option<&str>, serde_json::Value); 7] = [
+        (
+            "mutation($v: String!) { logIn(input: { login: $v, password: \"correct horse\" }) { token } }",
+            None,
+            json!({ "v": nul }),
+        ),
+        (
+            "mutation($v: String!) { signUp(input: { username: \"carol\", email: $v, password: \"correct horse\" }) { token } }",
+            None,
+            json!({ "v": "carol\u{0}@example.com" }),
+        ),
+        (
+            "mutation($v: String!) { createStory(input: { title: $v, content: \"\" }) { story { id } } }",
+            Some(&alice.token),
+            json!({ "v": nul }),
+        ),
+        (
+            "mutation($v: String!) { createStory(input: { title: \"Dusk\", content: $v }) { story { id } } }",
+            Some(&alice.token),
+            json!({ "v": nul }),
+        ),
+        (
+            "mutation($id: ID!, $v: String!) { commentOnStory(storyId: $id, body: $v) { comment { id } } }",
+            Some(&bob.token),
+            json!({ "id": story, "v": nul }),
+        ),
+        (
+            "mutation($v: String!) { createCharacter(input: { name: $v }) { character { id } } }",
+            Some(&bob.token),
+            json!({ "v": nul }),
+        ),
+        (
+            "mutation($v: String!) { createCharacter(input: { name: \"Hero\", description: $v }) { character { id } } }",
+            Some(&bob.token),
+            json!({ "v": nul }),
+        ),
+    ];
+    for (query, token, variables) in cases {
+        let body = app.graphql(token, query, variables).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{query}: {body}"
+        );
+    }
+    assert_eq!(
+        (app.xp(&alice).await, app.xp(&bob).await),
+        (alice_before, bob_before),
+        "nothing was written"
+    );
+}
+
+/// A literal nested thousands deep must be refused, not crash the process. pest,
+/// under async-graphql's parser, refuses input nested deeper than the stack it has left
+/// allows, but what async-graphql then does with an accepted one needs more: depths
+/// just below pest's refusal overflow the stack (with 2 MiB of stack, about 2,000 to
+/// 6,600 levels of a list in a debug build; more with more stack). Every depth from 500
+/// to 30,000 (60 KB) is tried, to hit that window whatever the stack and build. The
+/// server runs as a process of its own here, so that a crash is its death, not the
+/// test's.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "server bug: literals nested some thousands deep overflow the stack and abort the server"]
+async fn literals_nested_thousands_deep_are_refused_without_crashing_the_server() {
+    let app = TestApp::spawn().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = crate::common::storyxp_command(&app, &["serve"])
+        .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
+        .env(
+            "JWT_SECRET",
+            String::from_utf8(crate::common::SECRET.to_vec()).unwrap(),
+        )
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..300 {
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the server came up");
+    for depth in (1..=60).map(|n| n * 500) {
+        for (open, close) in [("[", "]"), ("{a: ", "}")] {
+            let query = format!(
+                "{{ user(id: {}1{}) {{ id }} }}",
+                open.repeat(depth),
+                close.repeat(depth)
+            );
+            let answer = http
+                .post(format!("{base}/graphql"))
+                .json(&json!({ "query": query }))
+                .send()
+                .await;
+            assert!(
+                server.try_wait().unwrap().is_none(),
+                "the server died of a literal nested {depth} deep in {open}{close}"
+            );
+            let body: serde_json::Value = answer.unwrap().json().await.unwrap();
+            assert_eq!(body["data"], json!(null), "{depth} {open}{close}: {body}");
+            assert!(body["errors"][0]["message"].is_string(), "{body}");
+        }
+    }
+    let _ = server.kill().await;
 }

@@ -15,8 +15,8 @@ async fn run(app: &TestApp, args: &[&str]) -> (bool, String, String) {
 }
 
 fn write_dump(name: &str, records: serde_json::Value) -> std::path::PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("storyxp-dump-{}-{name}.json", std::process::id()));
+    // The run's directory goes when the run ends.
+    let path = crate::common::run_dir().join(format!("dump-{name}.json"));
     std::fs::write(&path, serde_json::to_vec_pretty(&records).unwrap()).unwrap();
     path
 }
@@ -97,19 +97,24 @@ async fn imported_users_log_in_with_their_django_password_and_it_is_rehashed() {
             json!({}),
         )
         .await;
-    let titles: Vec<&str> = stories["stories"]["nodes"]
-        .as_array()
-        .unwrap()
+    let nodes = stories["stories"]["nodes"].as_array().unwrap();
+    let titles: Vec<&str> = nodes
         .iter()
         .map(|story| story["title"].as_str().unwrap())
         .collect();
     assert_eq!(titles, ["Quiet one", "Draft", "Old tale"]);
-    assert!(
-        stories["stories"]["nodes"][2]["createdAt"]
-            .as_str()
-            .unwrap()
-            .starts_with("2023-05-01T10:00:00")
+    assert_eq!(
+        nodes[0],
+        json!({ "title": "Quiet one", "published": true, "createdAt": "2023-06-01T08:30:00.123456+00:00", "author": { "username": "quiet" } }),
+        "a time without a zone is UTC"
     );
+    assert_eq!(
+        (nodes[1]["published"].clone(), nodes[1]["author"].clone()),
+        (json!(false), json!({ "username": "olduser" })),
+        "the author sees the imported draft"
+    );
+    assert_eq!(nodes[2]["createdAt"], "2023-05-01T10:00:00+00:00");
+    assert_eq!(nodes[2]["published"], true);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -142,10 +147,7 @@ async fn a_malformed_dump_imports_nothing() {
     let (ok, _, stderr) = run(&app, &["import-django", orphan.to_str().unwrap()]).await;
     assert!(!ok);
     assert!(stderr.contains("storybook.story 5: its author (auth.user 99) is neither in the dump nor imported before"), "{stderr}");
-    let truncated = std::env::temp_dir().join(format!(
-        "storyxp-dump-{}-truncated.json",
-        std::process::id()
-    ));
+    let truncated = crate::common::run_dir().join("dump-truncated.json");
     let mut text = serde_json::to_string(&legacy_dump()).unwrap();
     text.truncate(text.len() - 40);
     std::fs::write(&truncated, text).unwrap();

@@ -44,14 +44,22 @@ async fn a_level_up_arrives_once_with_its_notification() {
     );
     // A jump over two levels is one event; the next event proves nothing came in between.
     award(&app, &admin, &alice, 1000, true).await; // 1600: level 4
-    let jump = client.next_level_up().await;
     assert_eq!(
-        (
-            jump["level"].clone(),
-            jump["previousLevel"].clone(),
-            jump["totalXp"].clone()
-        ),
-        (json!(4), json!(2), json!(1600))
+        client.next_level_up().await,
+        json!({ "level": 4, "previousLevel": 2, "totalXp": 1600,
+                "notification": { "type": "ACHIEVEMENT_EARNED", "level": 4, "message": "Level up! You reached level 4.", "read": false } })
+    );
+    let notifications = app
+        .ok(
+            Some(&alice.token),
+            "{ notifications { nodes { level } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        notifications["notifications"]["nodes"],
+        json!([{ "level": 4 }, { "level": 2 }]),
+        "one notification per level-up, none for levels jumped over"
     );
 }
 
@@ -65,10 +73,10 @@ async fn no_event_for_notify_false_or_for_another_user() {
     award(&app, &admin, &alice, 500, false).await; // level 2, silently
     award(&app, &admin, &bob, 500, true).await; // bob's level-up
     award(&app, &admin, &alice, 500, true).await; // level 3: the first event alice sees
-    let event = client.next_level_up().await;
     assert_eq!(
-        (event["level"].clone(), event["previousLevel"].clone()),
-        (json!(3), json!(2))
+        client.next_level_up().await,
+        json!({ "level": 3, "previousLevel": 2, "totalXp": 1000,
+                "notification": { "type": "ACHIEVEMENT_EARNED", "level": 3, "message": "Level up! You reached level 3.", "read": false } })
     );
 }
 
@@ -80,7 +88,11 @@ async fn an_award_on_one_instance_reaches_a_subscriber_on_another() {
     let alice = app_a.sign_up("alice").await;
     let mut client = app_a.level_up_subscriber(&alice).await;
     award(&app_b, &admin, &alice, 500, true).await;
-    assert_eq!(client.next_level_up().await["level"], 2);
+    assert_eq!(
+        client.next_level_up().await,
+        json!({ "level": 2, "previousLevel": 1, "totalXp": 500,
+                "notification": { "type": "ACHIEVEMENT_EARNED", "level": 2, "message": "Level up! You reached level 2.", "read": false } })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -108,21 +120,31 @@ async fn a_rolled_back_award_pushes_nothing() {
             Err(storyxp::error::AppError::Internal("roll back".into()))
         })
         .await;
-    assert!(rolled_back.is_err());
+    assert!(
+        matches!(&rolled_back, Err(storyxp::error::AppError::Internal(reason)) if reason == "roll back"),
+        "the transaction ended with the error that rolled it back: {rolled_back:?}"
+    );
     award(&app, &admin, &alice, 500, true).await;
     let event = client.next_level_up().await;
     assert_eq!(
-        (event["level"].clone(), event["totalXp"].clone()),
-        (json!(2), json!(500)),
+        (
+            event["level"].clone(),
+            event["previousLevel"].clone(),
+            event["totalXp"].clone()
+        ),
+        (json!(2), json!(1), json!(500)),
         "the rolled-back 900 never existed"
     );
+    assert_eq!(app.xp(&alice).await, 500);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_listener_reconnects_after_postgresql_restarts() {
     // A cluster of its own: restarting the shared one would disturb the other tests.
-    let dir = std::env::temp_dir().join(format!("storyxp-test-restart-{}", std::process::id()));
-    let cluster = storyxp::db::cluster::ManagedCluster::prepare(&dir, &["fsync=off"]).unwrap();
+    // Stopped and removed when the test ends, however it ends.
+    let dir = crate::common::Scratch::new("restart");
+    let cluster =
+        storyxp::db::cluster::ManagedCluster::prepare(dir.path(), &["fsync=off"]).unwrap();
     cluster.start().unwrap();
     storyxp::db::create_database(&cluster.connection_string("postgres"), "restart", None)
         .await
@@ -157,10 +179,13 @@ async fn the_listener_reconnects_after_postgresql_restarts() {
         .unwrap();
     assert_eq!(up.status(), 200, "recovered without a restart");
     award(&app, &admin, &alice, 500, true).await;
-    assert_eq!(client.next_level_up().await["level"], 2);
+    assert_eq!(
+        client.next_level_up().await,
+        json!({ "level": 2, "previousLevel": 1, "totalXp": 500,
+                "notification": { "type": "ACHIEVEMENT_EARNED", "level": 2, "message": "Level up! You reached level 2.", "read": false } })
+    );
     drop(app);
     cluster.stop().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,10 +249,12 @@ async fn the_legacy_graphql_ws_protocol_delivers_too() {
         .await;
     app.wait_for_subscriptions(1).await;
     award(&app, &admin, &alice, 500, true).await;
-    let message = client.next_json().await;
-    assert_eq!(message["type"], "data", "{message}");
-    assert_eq!(message["id"], "7");
-    assert_eq!(message["payload"]["data"]["levelUps"]["level"], 2);
+    assert_eq!(
+        client.next_json().await,
+        json!({ "type": "data", "id": "7", "payload": { "data": { "levelUps": {
+            "level": 2, "previousLevel": 1, "totalXp": 500,
+            "notification": { "type": "ACHIEVEMENT_EARNED", "level": 2, "message": "Level up! You reached level 2.", "read": false } } } } })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -297,23 +324,28 @@ async fn notifications_page_newest_first_and_only_the_owner_marks_them_read() {
     );
     assert_eq!(
         app.ok(Some(&bob.token), query, json!({ "unread": true }))
-            .await["notifications"]["nodes"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
+            .await["notifications"]["nodes"],
+        json!([{ "id": bobs_id, "level": 2, "read": false }]),
+        "alice's mark left bob's notification unread"
+    );
+    let anonymous = app.graphql(None, query, json!({})).await;
+    assert_eq!(
+        anonymous["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
     );
     assert_eq!(
-        app.error_code(None, query, json!({})).await,
-        "UNAUTHENTICATED"
+        anonymous["errors"][0]["message"],
+        "you must be signed in to do this"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_completes_subscriptions_and_stops_the_managed_cluster() {
     // The binary on its embedded default: its own cluster in a fresh data dir.
-    let data_dir =
-        std::env::temp_dir().join(format!("storyxp-test-sigterm-{}", std::process::id()));
+    // Its cluster is stopped and the directory removed even when the test fails (the
+    // server is then killed, which leaves the cluster running).
+    let scratch = crate::common::Scratch::new("sigterm");
+    let data_dir = scratch.path();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -322,7 +354,7 @@ async fn sigterm_completes_subscriptions_and_stops_the_managed_cluster() {
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"))
         .env_remove("DATABASE_URL")
         .env_remove("JWT_SECRET")
-        .env("STORYXP_DATA_DIR", &data_dir)
+        .env("STORYXP_DATA_DIR", data_dir)
         .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
@@ -401,5 +433,4 @@ async fn sigterm_completes_subscriptions_and_stops_the_managed_cluster() {
         !data_dir.join("pgdata/postmaster.pid").exists(),
         "the managed cluster was stopped"
     );
-    let _ = std::fs::remove_dir_all(&data_dir);
 }

@@ -110,20 +110,32 @@ async fn five_friends_unlock_social_butterfly() {
 async fn befriending_yourself_or_nobody_is_refused() {
     let app = TestApp::spawn().await;
     let alice = app.sign_up("alice").await;
-    assert_eq!(
-        app.error_code(Some(&alice.token), ADD, json!({ "id": alice.id }))
-            .await,
-        "BAD_USER_INPUT"
-    );
-    assert_eq!(
-        app.error_code(Some(&alice.token), ADD, json!({ "id": "424242" }))
-            .await,
-        "NOT_FOUND"
-    );
-    assert_eq!(
-        app.error_code(None, ADD, json!({ "id": "1" })).await,
-        "UNAUTHENTICATED"
-    );
+    for (token, id, code, message) in [
+        (
+            Some(alice.token.as_str()),
+            alice.id.as_str(),
+            "BAD_USER_INPUT",
+            "you cannot add yourself as a friend",
+        ),
+        (
+            Some(alice.token.as_str()),
+            "424242",
+            "NOT_FOUND",
+            "user not found",
+        ),
+        (
+            None,
+            "1",
+            "UNAUTHENTICATED",
+            "you must be signed in to do this",
+        ),
+    ] {
+        let body = app.graphql(token, ADD, json!({ "id": id })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
+        assert_eq!(body["errors"][0]["message"], message, "{body}");
+        assert_eq!(body["data"], json!(null), "{body}");
+    }
+    assert_eq!(app.xp(&alice).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -168,7 +180,13 @@ async fn the_leaderboard_ranks_ties_together_and_orders_by_username() {
     let top_two = app
         .ok(None, BOARD, json!({ "scope": "GLOBAL", "first": 2 }))
         .await;
-    assert_eq!(top_two["leaderboard"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        top_two["leaderboard"],
+        json!([
+            { "rank": 1, "experiencePoints": 230, "level": 1, "user": { "username": "bea" } },
+            { "rank": 2, "experiencePoints": 130, "level": 1, "user": { "username": "carl" } }
+        ])
+    );
     assert_eq!(
         app.error_code(None, BOARD, json!({ "scope": "GLOBAL", "first": 101 }))
             .await,

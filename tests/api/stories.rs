@@ -13,6 +13,8 @@ const UNLIKE: &str = "mutation($id: ID!) { unlikeStory(id: $id) { story { likeCo
 async fn creating_a_story_earns_100_and_first_story() {
     let app = TestApp::spawn().await;
     let alice = app.sign_up("alice").await;
+    // Whole seconds around the call: the server's clock and RFC 3339 may drop fractions.
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
     let data = app
         .ok(
             Some(&alice.token),
@@ -20,6 +22,7 @@ async fn creating_a_story_earns_100_and_first_story() {
             json!({ "input": { "title": "  Dawn ", "content": "It began." } }),
         )
         .await;
+    let after = chrono::Utc::now() + chrono::Duration::seconds(1);
     let payload = &data["createStory"];
     assert_eq!(payload["story"]["title"], "Dawn");
     assert_eq!(payload["story"]["published"], false);
@@ -33,12 +36,14 @@ async fn creating_a_story_earns_100_and_first_story() {
     assert_eq!(award["totalXp"], 130);
     assert_eq!(award["level"], 1);
     assert_eq!(award["leveledUp"], false);
+    assert_eq!(award["achievements"].as_array().unwrap().len(), 1);
     assert_eq!(award["achievements"][0]["key"], "FIRST_STORY");
+    let earned_at = award["achievements"][0]["earnedAt"].as_str().unwrap();
+    let earned = chrono::DateTime::parse_from_rfc3339(earned_at).unwrap();
+    assert_eq!(earned.offset().local_minus_utc(), 0, "UTC: {earned_at}");
     assert!(
-        award["achievements"][0]["earnedAt"]
-            .as_str()
-            .unwrap()
-            .starts_with("20")
+        (before..=after).contains(&earned.to_utc()),
+        "earned during the call: {earned_at}"
     );
     let second = app
         .ok(
@@ -404,14 +409,11 @@ async fn stories_page_newest_first_with_cursors() {
     }
     assert_eq!(seen, ids);
     assert_eq!(pages, 3);
-    let by_author = app
-        .ok(
-            None,
-            "query($id: ID) { stories(authorId: $id) { nodes { id } } }",
-            json!({ "id": alice.id }),
-        )
-        .await;
-    assert_eq!(by_author["stories"]["nodes"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        app.error_code(None, "{ stories(first: 101) { nodes { id } } }", json!({}))
+            .await,
+        "BAD_USER_INPUT"
+    );
     assert_eq!(
         app.error_code(None, "{ stories(first: 101) { nodes { id } } }", json!({}))
             .await,
@@ -429,25 +431,109 @@ async fn stories_page_newest_first_with_cursors() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_author_filter_gives_exactly_that_authors_visible_stories() {
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let bob = app.sign_up("bob").await;
+    // Interleaved, so that neither a prefix nor a suffix of the newest-first list is
+    // one author's.
+    let mut alices = Vec::new();
+    let mut bobs = Vec::new();
+    for n in 0..3 {
+        alices.push(app.create_published_story(&alice, &format!("A{n}")).await);
+        bobs.push(app.create_published_story(&bob, &format!("B{n}")).await);
+    }
+    let alices_draft = app.create_story(&alice, "A draft").await;
+    alices.reverse();
+    bobs.reverse();
+    let query = "query($id: ID) { stories(authorId: $id) { nodes { id author { username } } } }";
+    let ids = |data: serde_json::Value, author: &str| -> Vec<String> {
+        data["stories"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|node| {
+                assert_eq!(node["author"]["username"], author, "{node}");
+                node["id"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    let of_alice = app.ok(None, query, json!({ "id": alice.id })).await;
+    assert_eq!(ids(of_alice, "alice"), alices);
+    let of_bob = app.ok(None, query, json!({ "id": bob.id })).await;
+    assert_eq!(ids(of_bob, "bob"), bobs);
+    // Her own draft shows to alice alone.
+    let as_alice = app
+        .ok(Some(&alice.token), query, json!({ "id": alice.id }))
+        .await;
+    let mut with_draft = vec![alices_draft];
+    with_draft.extend(alices.iter().cloned());
+    assert_eq!(ids(as_alice, "alice"), with_draft);
+    let as_bob = app
+        .ok(Some(&bob.token), query, json!({ "id": alice.id }))
+        .await;
+    assert_eq!(ids(as_bob, "alice"), alices);
+    let nobody = app.ok(None, query, json!({ "id": "99999" })).await;
+    assert_eq!(nobody, json!({ "stories": { "nodes": [] } }));
+    let unfiltered = app.ok(None, query, json!({ "id": null })).await;
+    assert_eq!(unfiltered["stories"]["nodes"].as_array().unwrap().len(), 6);
+    let malformed = app.graphql(None, query, json!({ "id": "x" })).await;
+    assert_eq!(
+        malformed["errors"][0]["message"],
+        "`x` is not a valid user id"
+    );
+    assert_eq!(
+        malformed["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn story_input_limits_are_enforced() {
     let app = TestApp::spawn().await;
     let alice = app.sign_up("alice").await;
-    for (title, content) in [
-        ("", "x".to_string()),
-        ("   ", "x".to_string()),
-        (&"t".repeat(201)[..], "x".to_string()),
-        ("ok", "c".repeat(100_001)),
+    for (title, content, message) in [
+        ("", "x".to_string(), "a story needs a title"),
+        ("   ", "x".to_string(), "a story needs a title"),
+        (
+            &"t".repeat(201)[..],
+            "x".to_string(),
+            "the title is longer than 200 characters",
+        ),
+        (
+            "ok",
+            "c".repeat(100_001),
+            "the content is longer than 100000 characters",
+        ),
+        // Characters, not bytes: 201 two-byte characters are too many.
+        (
+            &"é".repeat(201)[..],
+            "x".to_string(),
+            "the title is longer than 200 characters",
+        ),
     ] {
-        let code = app
-            .error_code(
+        let body = app
+            .graphql(
                 Some(&alice.token),
                 CREATE,
                 json!({ "input": { "title": title, "content": content } }),
             )
             .await;
-        assert_eq!(code, "BAD_USER_INPUT");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert_eq!(body["errors"][0]["message"], message);
+        assert_eq!(body["data"], json!(null));
     }
     assert_eq!(app.xp(&alice).await, 0, "nothing was created or earned");
+    // The limits themselves are allowed.
+    let longest = app
+        .ok(
+            Some(&alice.token),
+            CREATE,
+            json!({ "input": { "title": "é".repeat(200), "content": "c".repeat(100_000) } }),
+        )
+        .await;
+    assert_eq!(longest["createStory"]["story"]["title"], "é".repeat(200));
+    assert_eq!(app.xp(&alice).await, 130);
 }
 
 /// PostgreSQL caches the plans of the statements inside like_story (and award_xp) per
@@ -551,16 +637,19 @@ async fn a_big_batch_of_likes_gives_each_like_its_own_outcome() {
     let mut connection = app.sql().await;
     let outcomes = like_many(&mut connection, &likes).await;
     assert_eq!(outcomes.len(), likes.len());
-    let mut gained = 0;
+    let mut gains = Vec::new();
     for like in &likes {
         let outcome = outcomes[like].as_ref().expect("a like of a visible story");
         assert_eq!(outcome.story.id, like.story);
         let award = outcome.award.as_ref().expect("a first like earns");
         assert_eq!(award.recipient.to_string(), writer.id);
-        assert!(award.xp_gained >= 5);
-        gained += i64::from(award.xp_gained);
+        gains.push(award.xp_gained);
     }
-    assert_eq!(app.xp(&writer).await, before + gained);
+    // 150 likes of 5, one of them (the 25th) unlocking CROWD_PLEASER (+30).
+    assert_eq!(gains.len(), 150);
+    assert_eq!(gains.iter().filter(|gained| **gained == 35).count(), 1);
+    assert_eq!(gains.iter().filter(|gained| **gained == 5).count(), 149);
+    assert_eq!(app.xp(&writer).await, before + 150 * 5 + 30);
     // Liking again: the same outcomes, none earning.
     let again: Vec<LikeRequest> = likes
         .iter()
@@ -637,10 +726,12 @@ async fn a_like_that_fails_fails_alone_in_its_batch() {
         assert!(answer.get("errors").is_none(), "like {n}: {answer}");
         let earned = &answer["data"]["likeStory"]["xpEarned"];
         assert_eq!(earned["action"], "STORY_LIKED", "like {n}: {answer}");
+        assert_eq!(earned["xpGained"], 5, "like {n}: {answer}");
+        assert_eq!(earned["achievements"], json!([]), "like {n}: {answer}");
         assert_eq!(answer["data"]["likeStory"]["story"]["likeCount"], 1);
         gained += earned["xpGained"].as_i64().unwrap();
     }
-    assert!(gained >= 4 * 5);
+    assert_eq!(gained, 4 * 5);
     // Nothing of the failed like was written; the others were, with their awards.
     assert_eq!(app.xp(&full).await, full_before);
     assert_eq!(like_count(&app, &full_story).await, 0);

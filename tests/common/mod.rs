@@ -1,11 +1,14 @@
 //! The shared test harness: one managed PostgreSQL cluster per test run (started with
-//! the server's own code), a fresh database per test cloned from a migrated template,
-//! and the real storyxp server on a free port, spoken to over HTTP like the frontend.
+//! the server's own code), a fresh database per test cloned from a migrated template
+//! (dropped when the last server on it shuts down; the cluster and its directory go
+//! when the run ends, however it ends), and the real storyxp server on a free port,
+//! spoken to over HTTP like the frontend.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LazyLock, Mutex, OnceLock};
 
 use serde_json::{Value, json};
 use storyxp::db::cluster::ManagedCluster;
@@ -14,32 +17,45 @@ const TEMPLATE: &str = "storyxp_template";
 pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123";
 pub const ALLOWED_ORIGIN: &str = "http://app.example";
 
+/// The run's cluster, set as soon as it has started (so that it is stopped at exit even
+/// when the template's set-up then fails).
 struct TestCluster {
     cluster: ManagedCluster,
-    dir: PathBuf,
+    dir: Scratch,
 }
 
 static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
+static TEMPLATE_READY: OnceLock<()> = OnceLock::new();
 static NEXT_DATABASE: AtomicUsize = AtomicUsize::new(0);
+/// The databases `fresh_database` made and not yet dropped, by connection string, with
+/// how many TestApps serve each: the last one to shut down drops it.
+static DATABASES: LazyLock<Mutex<HashMap<String, FreshDatabase>>> = LazyLock::new(Mutex::default);
+
+struct FreshDatabase {
+    name: String,
+    servers: usize,
+}
 
 unsafe extern "C" {
     fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
 }
 
-/// Stops the run's cluster when the test process exits.
+/// Stops the run's cluster and removes its directory when the test process exits
+/// (failed tests included: the harness exits through `exit`). A crash or a kill skips
+/// this; the directory's watchdog (`Scratch`) cleans up then.
 extern "C" fn stop_cluster() {
     if let Some(test_cluster) = CLUSTER.get() {
         let _ = test_cluster.cluster.stop();
-        let _ = std::fs::remove_dir_all(&test_cluster.dir);
+        let _ = std::fs::remove_dir_all(test_cluster.dir.path());
     }
 }
 
 fn cluster() -> &'static TestCluster {
     CLUSTER.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("storyxp-test-{}", std::process::id()));
+        let dir = Scratch::new("run");
         // Durability is pointless for throw-away test data; speed is not.
         let cluster = ManagedCluster::prepare(
-            &dir,
+            dir.path(),
             &[
                 "fsync=off",
                 "synchronous_commit=off",
@@ -54,6 +70,14 @@ fn cluster() -> &'static TestCluster {
         unsafe {
             atexit(stop_cluster);
         }
+        TestCluster { cluster, dir }
+    })
+}
+
+/// The cluster with its migrated template database.
+fn cluster_with_template() -> &'static ManagedCluster {
+    let cluster = &cluster().cluster;
+    TEMPLATE_READY.get_or_init(|| {
         let admin = cluster.connection_string("postgres");
         let template = cluster.connection_string(TEMPLATE);
         // Migrations need a multi-thread runtime of their own.
@@ -73,7 +97,7 @@ fn cluster() -> &'static TestCluster {
                     let mut connection = diesel_async::AsyncPgConnection::establish(&template)
                         .await
                         .expect("connecting to the template");
-                    diesel::sql_query("CREATE EXTENSION pg_stat_statements")
+                    diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                         .execute(&mut connection)
                         .await
                         .expect("installing pg_stat_statements");
@@ -81,17 +105,24 @@ fn cluster() -> &'static TestCluster {
         })
         .join()
         .expect("template set-up");
-        TestCluster { cluster, dir }
-    })
+    });
+    cluster
 }
 
 pub fn test_cluster() -> &'static ManagedCluster {
     &cluster().cluster
 }
 
-/// A fresh, migrated database of its own.
+/// The run's directory (the cluster's data dir), removed when the run ends: files a test
+/// writes belong here.
+pub fn run_dir() -> &'static Path {
+    cluster().dir.path()
+}
+
+/// A fresh, migrated database of its own. The last TestApp serving it drops it when it
+/// shuts down (`TestApp::shut_down` or drop); the cluster goes with the rest at exit.
 pub async fn fresh_database() -> String {
-    let cluster = &cluster().cluster;
+    let cluster = cluster_with_template();
     let name = format!(
         "test_{}_{}",
         std::process::id(),
@@ -104,7 +135,158 @@ pub async fn fresh_database() -> String {
     )
     .await
     .expect("cloning the template database");
-    cluster.connection_string(&name)
+    let url = cluster.connection_string(&name);
+    databases().insert(url.clone(), FreshDatabase { name, servers: 0 });
+    url
+}
+
+fn databases() -> std::sync::MutexGuard<'static, HashMap<String, FreshDatabase>> {
+    DATABASES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Counts one more server on `database_url`; returns whether it is a fresh database
+/// (which that server then helps to drop).
+fn serve_database(database_url: &str) -> bool {
+    match databases().get_mut(database_url) {
+        Some(database) => {
+            database.servers += 1;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Counts one server less on `database_url`; returns the database's name when that was
+/// the last one (the caller drops it).
+fn leave_database(database_url: &str) -> Option<String> {
+    let mut databases = databases();
+    let database = databases.get_mut(database_url)?;
+    database.servers = database.servers.saturating_sub(1);
+    if database.servers > 0 {
+        return None;
+    }
+    databases.remove(database_url).map(|database| database.name)
+}
+
+/// `DROP DATABASE ... WITH (FORCE)`: ends the sessions still on it (a client a test left
+/// open, the listener of a server that could not be waited for).
+async fn drop_database(name: &str) -> Result<(), String> {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let admin = cluster().cluster.connection_string("postgres");
+    let mut connection = diesel_async::AsyncPgConnection::establish(&admin)
+        .await
+        .map_err(|error| error.to_string())?;
+    diesel::sql_query(format!(
+        "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+        name.replace('"', "\"\"")
+    ))
+    .execute(&mut connection)
+    .await
+    .map_err(|error| error.to_string())?;
+    Ok(())
+}
+
+/// `drop_database` where nothing can be awaited (in `Drop`): on a thread and runtime of
+/// its own, so it works from any runtime, or none.
+fn drop_database_now(name: String) -> Result<(), String> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| error.to_string())?
+            .block_on(drop_database(&name))
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the thread dropping the database panicked".to_string()))
+}
+
+/// Whether a database of that name exists in the run's cluster.
+pub async fn database_exists(name: &str) -> bool {
+    use diesel::sql_types::{Bool, Text};
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = Bool)]
+        exists: bool,
+    }
+    let admin = cluster().cluster.connection_string("postgres");
+    let mut connection = diesel_async::AsyncPgConnection::establish(&admin)
+        .await
+        .expect("connecting to the cluster");
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<Text, _>(name)
+            .get_result(&mut connection)
+            .await
+            .expect("looking the database up");
+    found.exists
+}
+
+/// A directory of this run (a cluster's data dir, dumps) under the temp dir, stopped and
+/// removed when its guard is dropped, and also when this process ends however it ends
+/// (a crash or a kill skip `atexit` and unwinding): a shell waits for its stdin, a pipe
+/// that only this process holds, to close; then it stops the PostgreSQL cluster running
+/// in the directory, if any (SIGINT: the fast shutdown of `pg_ctl stop -m fast`, which
+/// refuses to run as root), and removes the directory.
+pub struct Scratch {
+    path: PathBuf,
+    watchdog: Option<std::process::Child>,
+}
+
+const WATCHDOG: &str = r#"read -r _
+pid_file="$1/pgdata/postmaster.pid"
+if [ -f "$pid_file" ]; then
+    postmaster="$(head -n 1 "$pid_file")"
+    # Only a PostgreSQL server: a stale file may name any process (see the cluster tests).
+    if [ "$(cat "/proc/$postmaster/comm" 2>/dev/null)" = postgres ] &&
+        kill -INT "$postmaster" 2>/dev/null; then
+        tries=0
+        while kill -0 "$postmaster" 2>/dev/null && [ "$tries" -lt 600 ]; do
+            sleep 0.1
+            tries=$((tries + 1))
+        done
+    fi
+fi
+rm -rf "$1""#;
+
+impl Scratch {
+    /// `storyxp-test-{purpose}-{pid}` under the temp dir, empty.
+    pub fn new(purpose: &str) -> Scratch {
+        let path =
+            std::env::temp_dir().join(format!("storyxp-test-{purpose}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("creating a scratch directory");
+        let watchdog = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg("storyxp-test-watchdog")
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the scratch directory's watchdog");
+        Scratch {
+            path,
+            watchdog: Some(watchdog),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    /// Closes the watchdog's stdin and waits until it has cleaned up.
+    fn drop(&mut self) {
+        if let Some(mut watchdog) = self.watchdog.take() {
+            drop(watchdog.stdin.take());
+            let _ = watchdog.wait();
+        }
+    }
 }
 
 /// A running storyxp server on its own database.
@@ -115,6 +297,8 @@ pub struct TestApp {
     client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Whether this server still counts toward its fresh database (see `fresh_database`).
+    holds_database: bool,
 }
 
 /// A signed-up user.
@@ -146,6 +330,7 @@ impl TestApp {
         database_url: String,
         options: storyxp::server::ServerOptions,
     ) -> TestApp {
+        let holds_database = serve_database(&database_url);
         let state =
             storyxp::server::state_with(&database_url, SECRET, options).expect("server state");
         let live = state.live.clone();
@@ -168,6 +353,7 @@ impl TestApp {
                 .expect("http client"),
             shutdown: Some(shutdown),
             server: Some(server),
+            holds_database,
         };
         // Level-ups committed before the listener listens would never be pushed.
         app.wait_for_listener(1).await;
@@ -198,7 +384,8 @@ impl TestApp {
         .expect("the hub is gone");
     }
 
-    /// Stops the server as SIGTERM would, and waits until it has finished.
+    /// Stops the server as SIGTERM would and waits until it has finished; then drops its
+    /// database if no other TestApp serves it.
     pub async fn shut_down(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -206,6 +393,33 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.expect("server task").expect("server result");
         }
+        if let Some(name) = self.leave_database() {
+            drop_database(&name)
+                .await
+                .unwrap_or_else(|error| panic!("dropping the test database {name}: {error}"));
+        }
+    }
+
+    /// Whether the server task still runs (it ends only when told to, or on an error).
+    pub fn is_serving(&self) -> bool {
+        self.server
+            .as_ref()
+            .is_some_and(|server| !server.is_finished())
+    }
+
+    /// The name of this server's database.
+    pub fn database_name(&self) -> &str {
+        self.database_url
+            .rsplit("dbname=")
+            .next()
+            .expect("a database name in the connection string")
+    }
+
+    fn leave_database(&mut self) -> Option<String> {
+        if !std::mem::take(&mut self.holds_database) {
+            return None;
+        }
+        leave_database(&self.database_url)
     }
 
     /// A graphql-transport-ws client subscribed to `user`'s level-ups, once this
@@ -331,6 +545,48 @@ impl TestApp {
         diesel_async::AsyncPgConnection::establish(&self.database_url)
             .await
             .expect("connecting to the test database")
+    }
+}
+
+/// How long dropping a TestApp waits for its server to finish.
+const SERVER_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Drop for TestApp {
+    /// What `shut_down` does, for the tests that do not call it (or fail before): stops
+    /// the server (waiting for it where the runtime lets another thread do so), then
+    /// drops its database if no other TestApp serves it. Never panics: it also runs while
+    /// a failed test unwinds.
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            match tokio::runtime::Handle::try_current() {
+                // A multi-thread runtime runs the server on its workers while this thread
+                // waits; a current-thread one could not, so its server is only stopped.
+                Ok(runtime)
+                    if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
+                {
+                    let _ = std::thread::spawn(move || {
+                        runtime.block_on(async {
+                            if tokio::time::timeout(SERVER_STOP_WAIT, server)
+                                .await
+                                .is_err()
+                            {
+                                eprintln!("a test server did not stop in {SERVER_STOP_WAIT:?}");
+                            }
+                        })
+                    })
+                    .join();
+                }
+                _ => server.abort(),
+            }
+        }
+        if let Some(name) = self.leave_database() {
+            if let Err(error) = drop_database_now(name.clone()) {
+                eprintln!("dropping the test database {name}: {error}");
+            }
+        }
     }
 }
 
