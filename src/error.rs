@@ -97,6 +97,18 @@ impl ErrorExtensions for AppError {
     }
 }
 
+/// The errors async-graphql makes itself (a document that does not parse or validate,
+/// variables that do not fit, an unknown persisted query) carry no code; they are the
+/// caller's: BAD_USER_INPUT, so that every error has an `extensions.code`.
+pub fn code_uncoded_errors(errors: &mut [async_graphql::ServerError]) {
+    for error in errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
+    }
+}
+
 impl From<diesel::result::Error> for AppError {
     /// PostgreSQL's text cannot hold NUL (U+0000): a text that has one is the caller's
     /// mistake (BAD_USER_INPUT; the statement wrote nothing), not a server error.

@@ -15,15 +15,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{Request, ServerError, ServerResult};
+use async_graphql::{Request, ServerError, ServerResult, ValidationResult};
 use lru::LruCache;
 use serde::Deserialize;
 use sha2::Digest;
 
 use super::limits;
+use crate::error::code_uncoded_errors;
 
 /// Distinct query texts remembered (least recently used ones are forgotten).
 pub const CACHED_QUERIES: usize = 256;
@@ -182,8 +183,35 @@ impl Extension for Prepare {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        self.0.prepare(&mut request)?;
+        if let Err(error) = self.0.prepare(&mut request) {
+            let mut errors = [error];
+            code_uncoded_errors(&mut errors);
+            let [error] = errors;
+            return Err(error);
+        }
         next.run(ctx, request).await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            code_uncoded_errors(&mut errors);
+            errors
+        })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> async_graphql::Response {
+        let mut response = next.run(ctx, operation_name).await;
+        code_uncoded_errors(&mut response.errors);
+        response
     }
 }
 

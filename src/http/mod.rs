@@ -32,7 +32,7 @@ use tracing::Instrument;
 use crate::auth::throttle::ClientAddress;
 use crate::auth::{Authentication, TokenKeys};
 use crate::db::DbPool;
-use crate::error::AppError;
+use crate::error::{AppError, code_uncoded_errors};
 use crate::graphql::AppSchema;
 use crate::graphql::documents::{Document, Documents};
 use crate::live::LiveHub;
@@ -406,7 +406,13 @@ struct Errors<'a> {
 /// `application/graphql-response+json` a request error (async-graphql answers a
 /// document, validation or variable failure with null data and errors that have no
 /// path; a field error has one) is 400 with the errors alone.
-fn graphql_response(response_type: ResponseType, response: BatchResponse) -> Response {
+fn graphql_response(response_type: ResponseType, mut response: BatchResponse) -> Response {
+    match &mut response {
+        BatchResponse::Single(single) => code_uncoded_errors(&mut single.errors),
+        BatchResponse::Batch(responses) => responses
+            .iter_mut()
+            .for_each(|single| code_uncoded_errors(&mut single.errors)),
+    }
     let (status, body) = match &response {
         BatchResponse::Single(single)
             if response_type == ResponseType::GraphQLResponseJson && is_request_error(single) =>
