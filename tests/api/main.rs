@@ -13,6 +13,7 @@ mod hardening;
 mod http_conformance;
 mod legacy;
 mod live;
+mod metrics;
 mod schema;
 mod sessions;
 mod social;
