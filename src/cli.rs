@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::telemetry::LogFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "storyxp",
@@ -12,6 +14,15 @@ use clap::{Args, Parser, Subcommand};
     about = "GraphQL server for the storyxp XP and levels system"
 )]
 pub struct Cli {
+    /// How log lines are written to stderr.
+    #[arg(
+        long,
+        env = "STORYXP_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -102,6 +113,23 @@ mod tests {
     use clap::Parser;
 
     use super::Cli;
+    use crate::telemetry::LogFormat;
+
+    #[test]
+    fn the_log_format_is_text_json_or_a_clear_error() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["storyxp", "serve"], args].concat());
+        assert_eq!(parse(&[]).unwrap().log_format, LogFormat::Text);
+        assert_eq!(
+            parse(&["--log-format", "json"]).unwrap().log_format,
+            LogFormat::Json
+        );
+        let error = parse(&["--log-format", "xml"]).unwrap_err().to_string();
+        assert!(
+            error.contains("invalid value 'xml' for '--log-format <LOG_FORMAT>'")
+                && error.contains("[possible values: text, json]"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn pool_size_and_worker_threads_are_optional_and_bounded() {

@@ -10,7 +10,7 @@ use crate::db::schema::{collaborators, stories};
 use crate::error::AppError;
 use crate::stories::{StoryOutcome, StoryRecord, require_visible};
 use crate::xp::rules::Subject;
-use crate::xp::{AwardRequest, XpAction, award};
+use crate::xp::{Award, AwardRequest, XpAction, award};
 
 async fn require_own_story(
     connection: &mut AsyncPgConnection,
@@ -78,12 +78,20 @@ pub async fn accept(
         .await?)
 }
 
-/// Completes the collaboration; the caller's award is returned.
+/// A completed collaboration.
+pub struct Completion {
+    /// The story and the caller's (its author's) award.
+    pub outcome: StoryOutcome,
+    /// The awards of the accepted collaborators (none for those who had earned it).
+    pub collaborator_awards: Vec<Award>,
+}
+
+/// Completes the collaboration: every participant is awarded in one transaction.
 pub async fn complete(
     connection: &mut AsyncPgConnection,
     caller: Caller,
     story_id: i64,
-) -> Result<StoryOutcome, AppError> {
+) -> Result<Completion, AppError> {
     connection
         .transaction(async move |connection| {
             let story = require_own_story(connection, caller, story_id).await?;
@@ -107,6 +115,7 @@ pub async fn complete(
             // User rows are locked in id order so concurrent awards cannot deadlock.
             participants.sort_unstable();
             let mut author_award = None;
+            let mut collaborator_awards = Vec::new();
             for participant in participants {
                 let earned = award(
                     connection,
@@ -119,9 +128,14 @@ pub async fn complete(
                 .await?;
                 if participant == story.author_id {
                     author_award = earned;
+                } else {
+                    collaborator_awards.extend(earned);
                 }
             }
-            Ok(StoryOutcome::whole(story, author_award))
+            Ok(Completion {
+                outcome: StoryOutcome::whole(story, author_award),
+                collaborator_awards,
+            })
         })
         .await
 }

@@ -24,6 +24,8 @@ pub struct FriendOutcome {
     pub status: FriendshipStatus,
     /// The caller's award.
     pub award: Option<Award>,
+    /// The other user's award (the same action, made in the same transaction).
+    pub friend_award: Option<Award>,
 }
 
 /// Serialises everything that changes the friendship of one pair.
@@ -80,10 +82,11 @@ pub async fn add(
                     user,
                     status: FriendshipStatus::Pending,
                     award: None,
+                    friend_award: None,
                 });
             }
             // Both earn once per pair, ever; lock user rows in id order against deadlocks.
-            let mut caller_award = None;
+            let (mut caller_award, mut friend_award) = (None, None);
             let mut pair = [caller, other];
             pair.sort_unstable();
             for recipient in pair {
@@ -95,12 +98,15 @@ pub async fn add(
                 .await?;
                 if recipient == caller {
                     caller_award = earned;
+                } else {
+                    friend_award = earned;
                 }
             }
             Ok(FriendOutcome {
                 user,
                 status: FriendshipStatus::Friends,
                 award: caller_award,
+                friend_award,
             })
         })
         .await

@@ -16,6 +16,7 @@ pub mod http;
 pub mod leaderboard;
 pub mod legacy;
 pub mod live;
+pub mod metrics;
 pub mod notifications;
 pub mod server;
 pub mod sessions;

@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = storyxp::cli::Cli::parse();
-    storyxp::telemetry::init();
+    storyxp::telemetry::init(cli.log_format);
     match storyxp::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

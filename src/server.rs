@@ -17,6 +17,7 @@ use crate::graphql::loaders::Loaders;
 use crate::graphql::{Endpoint, ServerData, build_schema};
 use crate::http::{AppState, app};
 use crate::live::{LiveHub, listener};
+use crate::metrics::Metrics;
 
 /// The default most PostgreSQL connections per process: four per CPU core, from 4 to
 /// 32. Every action is a short statement, so a few connections per core keep
@@ -84,21 +85,24 @@ pub fn state_with(
     let keys = TokenKeys::new(secret)?;
     let live = LiveHub::default();
     let throttle = Arc::new(AuthThrottle::per_minute(options.auth_attempts_per_minute));
+    let metrics = Metrics::new().map_err(|error| format!("setting up metrics: {error}"))?;
     tokio::spawn(listener::listen(
         database_url.to_string(),
         live.clone(),
         keys.revocations().clone(),
+        metrics.clone(),
     ));
     // One set of loaders and documents for the three schemas, so their requests batch
     // together and a persisted query registered over HTTP runs over WebSocket too.
     let documents = Arc::new(Documents::default());
     let data = ServerData {
         pool: Some(pool.clone()),
-        loaders: Some(Loaders::new(&pool)),
+        loaders: Some(Loaders::new(&pool, &metrics)),
         keys: Some(keys.clone()),
         hub: Some(live.clone()),
         throttle: Some(throttle),
         documents: Some(documents.clone()),
+        metrics: Some(metrics.clone()),
     };
     Ok(AppState {
         schema: build_schema(Endpoint::Http, data.clone()),
@@ -108,6 +112,7 @@ pub fn state_with(
         pool,
         keys,
         live,
+        metrics,
         cors_origins: Arc::new(options.cors_origins),
     })
 }

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object};
 
-use super::context::{caller, connection, parse_id};
+use super::context::{caller, connection, count_awards, parse_id};
 use super::xp::XpAward;
 use crate::admin::{self, ManualAward};
 use crate::error::AppError;
@@ -55,6 +55,7 @@ impl AdminMutation {
             },
         )
         .await?;
+        count_awards(ctx, [&award]);
         Ok(XpAward(award))
     }
 }

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::context::{caller, connection};
+use super::context::{caller, connection, count_awards};
 use super::xp::XpAward;
 use crate::characters::{self, CharacterRecord};
 use crate::error::AppError;
@@ -68,6 +68,7 @@ impl CharacterMutation {
         let mut connection = connection(ctx).await?;
         let (character, award) =
             characters::create(&mut connection, owner, input.name, input.description).await?;
+        count_awards(ctx, &award);
         Ok(CharacterPayload {
             character: Character(character),
             xp_earned: award.map(XpAward),

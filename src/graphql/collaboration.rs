@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 
-use super::context::{caller, connection, parse_id};
+use super::context::{caller, connection, count_awards, parse_id};
 use super::story::{Story, StoryPayload};
 use crate::collaborations;
 use crate::error::AppError;
@@ -63,10 +63,15 @@ impl CollaborationMutation {
     ) -> Result<StoryPayload, AppError> {
         let story_id = parse_id(&story_id, "story")?;
         let mut connection = connection(ctx).await?;
-        Ok(
-            collaborations::complete(&mut connection, caller(ctx), story_id)
-                .await?
-                .into(),
-        )
+        let completion = collaborations::complete(&mut connection, caller(ctx), story_id).await?;
+        count_awards(
+            ctx,
+            completion
+                .outcome
+                .award
+                .iter()
+                .chain(&completion.collaborator_awards),
+        );
+        Ok(completion.outcome.into())
     }
 }

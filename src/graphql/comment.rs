@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::context::{caller, connection, parse_id};
+use super::context::{caller, connection, count_awards, parse_id};
 use super::user::{User, load_user};
 use super::xp::XpAward;
 use crate::comments::{self, CommentRecord};
@@ -65,6 +65,7 @@ impl CommentMutation {
         let mut connection = connection(ctx).await?;
         let (comment, award) =
             comments::comment(&mut connection, caller(ctx), story_id, body).await?;
+        count_awards(ctx, &award);
         Ok(CommentPayload {
             comment: Comment(comment),
             xp_earned: award.map(XpAward),

@@ -5,6 +5,8 @@ use async_graphql::{Context, ID};
 use crate::auth::{Caller, TokenKeys};
 use crate::db::{DbConnection, DbPool};
 use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::xp::Award;
 
 pub fn caller(ctx: &Context<'_>) -> Caller {
     ctx.data_opt::<Caller>()
@@ -24,6 +26,14 @@ pub async fn connection(ctx: &Context<'_>) -> Result<DbConnection, AppError> {
 pub fn token_keys<'a>(ctx: &Context<'a>) -> Result<&'a TokenKeys, AppError> {
     ctx.data_opt::<TokenKeys>()
         .ok_or_else(|| AppError::Internal("no token keys in the schema".into()))
+}
+
+/// Counts awards that have committed in the server's metrics (a schema without them, as
+/// print-schema's, counts nothing). Likes are counted by their batch (`LikeBatch`).
+pub fn count_awards<'a>(ctx: &Context<'_>, awards: impl IntoIterator<Item = &'a Award>) {
+    if let Some(metrics) = ctx.data_opt::<Metrics>() {
+        metrics.count_awards(awards);
+    }
 }
 
 /// Parses a GraphQL ID of ours (a positive integer).

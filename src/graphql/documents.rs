@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextValidation,
 };
-use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Request, ServerError, ServerResult, ValidationResult};
 use lru::LruCache;
 use serde::Deserialize;
@@ -60,6 +60,23 @@ impl Document {
     /// Whether the document may run with the validation-light schema.
     pub fn is_validated(&self) -> bool {
         self.read_only && self.validated.load(Ordering::Relaxed)
+    }
+
+    /// The operation a request naming `name` (its operationName) selects: its type and
+    /// its name in the document. None when it selects none (an unknown name, or several
+    /// operations and no name), as async-graphql selects.
+    pub fn operation(&self, name: Option<&str>) -> Option<(OperationType, Option<&str>)> {
+        match (&self.document.operations, name) {
+            (DocumentOperations::Single(operation), None) => Some((operation.node.ty, None)),
+            (DocumentOperations::Multiple(operations), Some(name)) => operations
+                .get_key_value(name)
+                .map(|(name, operation)| (operation.node.ty, Some(name.as_str()))),
+            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
+                .iter()
+                .next()
+                .map(|(name, operation)| (operation.node.ty, Some(name.as_str()))),
+            _ => None,
+        }
     }
 
     /// Records that a request with this document ran without errors (so it passed
@@ -268,6 +285,30 @@ mod tests {
             prepare(text).validated();
             assert!(!prepare(text).is_validated(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_request_selects_its_operation_as_async_graphql_does() {
+        let documents = Documents::default();
+        let prepare = |text: &str| documents.prepare(&mut Request::new(text)).unwrap();
+        let anonymous = prepare("mutation { signUp { token } }");
+        assert_eq!(
+            anonymous.operation(None),
+            Some((OperationType::Mutation, None))
+        );
+        assert_eq!(anonymous.operation(Some("A")), None);
+        let named = prepare("query Rewards { xpRewards { xp } }");
+        assert_eq!(
+            named.operation(None),
+            Some((OperationType::Query, Some("Rewards")))
+        );
+        let two = prepare("query A { xpRewards { xp } } subscription B { levelUps { level } }");
+        assert_eq!(
+            two.operation(Some("B")),
+            Some((OperationType::Subscription, Some("B")))
+        );
+        assert_eq!(two.operation(None), None);
+        assert_eq!(two.operation(Some("C")), None);
     }
 
     #[test]

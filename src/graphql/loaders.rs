@@ -22,6 +22,7 @@ use crate::characters::{self, CharacterRecord};
 use crate::comments::{self, CommentRecord};
 use crate::db::DbPool;
 use crate::error::AppError;
+use crate::metrics::Metrics;
 use crate::stories::{self, LikeRequest, LikeResult};
 use crate::xp::AchievementKey;
 use crate::xp::ledger;
@@ -32,8 +33,12 @@ pub struct CommentsLoader(pub DbPool);
 pub struct AchievementsLoader(pub DbPool);
 pub struct CharactersLoader(pub DbPool);
 /// Likes, written in batches: the likes of concurrent requests share one transaction,
-/// so one commit (one WAL flush) makes them all durable.
-pub struct LikeBatch(pub DbPool);
+/// so one commit (one WAL flush) makes them all durable. Their awards are counted here,
+/// once per batch's like (two requests for the same like share its one outcome).
+pub struct LikeBatch {
+    pub pool: DbPool,
+    pub metrics: Metrics,
+}
 
 impl BatchLoad for LikeBatch {
     type Key = LikeRequest;
@@ -44,8 +49,14 @@ impl BatchLoad for LikeBatch {
         &self,
         likes: &[LikeRequest],
     ) -> Result<HashMap<LikeRequest, LikeResult>, AppError> {
-        let mut connection = self.0.get().await?;
-        Ok(stories::like_many(&mut connection, likes).await)
+        let mut connection = self.pool.get().await?;
+        let outcomes = stories::like_many(&mut connection, likes).await;
+        self.metrics.count_awards(
+            outcomes
+                .values()
+                .filter_map(|outcome| outcome.as_ref().ok()?.award.as_ref()),
+        );
+        Ok(outcomes)
     }
 }
 
@@ -246,14 +257,17 @@ struct ServerLoaders {
 }
 
 impl Loaders {
-    pub fn new(pool: &DbPool) -> Self {
+    pub fn new(pool: &DbPool, metrics: &Metrics) -> Self {
         Self(Arc::new(ServerLoaders {
             users: Batcher::new(UserLoader(pool.clone())),
             like_counts: Batcher::new(LikeCountLoader(pool.clone())),
             comments: Batcher::new(CommentsLoader(pool.clone())),
             achievements: Batcher::new(AchievementsLoader(pool.clone())),
             characters: Batcher::new(CharactersLoader(pool.clone())),
-            likes: Batcher::new(LikeBatch(pool.clone())),
+            likes: Batcher::new(LikeBatch {
+                pool: pool.clone(),
+                metrics: metrics.clone(),
+            }),
         }))
     }
 

@@ -33,6 +33,7 @@ use crate::graphql::pagination::IdCursor;
 use crate::graphql::story::Story;
 use crate::graphql::xp::XpEvent;
 use crate::live::LiveHub;
+use crate::metrics::Metrics;
 
 /// Everything there is to read: the caller, users, stories, the XP rules, achievements,
 /// leaderboards and the caller's notifications. Errors carry `extensions.code`
@@ -89,6 +90,7 @@ pub struct ServerData {
     pub hub: Option<LiveHub>,
     pub throttle: Option<Arc<AuthThrottle>>,
     pub documents: Option<Arc<Documents>>,
+    pub metrics: Option<Metrics>,
 }
 
 /// Builds a schema once, with the server-wide data; per-request data (the caller, the
@@ -111,7 +113,11 @@ pub fn build_schema(endpoint: Endpoint, data: ServerData) -> AppSchema {
         hub,
         throttle,
         documents: _,
+        metrics,
     } = data;
+    if let Some(metrics) = metrics {
+        builder = builder.data(metrics);
+    }
     if let Some(throttle) = throttle {
         builder = builder.data(throttle);
     }

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 
-use super::context::{caller, connection, parse_id};
+use super::context::{caller, connection, count_awards, parse_id};
 use super::user::User;
 use super::xp::XpAward;
 use crate::error::AppError;
@@ -108,6 +108,7 @@ impl FriendMutation {
         let other = parse_id(&user_id, "user")?;
         let mut connection = connection(ctx).await?;
         let outcome = friends::add(&mut connection, me, other).await?;
+        count_awards(ctx, outcome.award.iter().chain(&outcome.friend_award));
         Ok(AddFriendPayload {
             user: User(outcome.user),
             status: outcome.status,

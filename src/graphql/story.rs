@@ -7,7 +7,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::comment::Comment;
-use super::context::{caller, connection, parse_id};
+use super::context::{caller, connection, count_awards, parse_id};
 use super::loaders::{loaders, shared_error};
 use super::pagination::{IdCursor, PageRequest};
 use super::user::{User, load_user};
@@ -218,11 +218,9 @@ impl StoryMutation {
     ) -> Result<StoryPayload, AppError> {
         let author = caller(ctx).require_user()?;
         let mut connection = connection(ctx).await?;
-        Ok(
-            stories::create(&mut connection, author, input.title, input.content)
-                .await?
-                .into(),
-        )
+        let outcome = stories::create(&mut connection, author, input.title, input.content).await?;
+        count_awards(ctx, &outcome.award);
+        Ok(outcome.into())
     }
 
     /// Publishes the caller's story: everyone can see it from now on. The first
@@ -236,9 +234,9 @@ impl StoryMutation {
     ) -> Result<StoryPayload, AppError> {
         let id = parse_id(&id, "story")?;
         let mut connection = connection(ctx).await?;
-        Ok(stories::publish(&mut connection, caller(ctx), id)
-            .await?
-            .into())
+        let outcome = stories::publish(&mut connection, caller(ctx), id).await?;
+        count_awards(ctx, &outcome.award);
+        Ok(outcome.into())
     }
 
     /// Likes a story the caller can see (published, or their own; else NOT_FOUND).
@@ -271,9 +269,9 @@ impl StoryMutation {
     ) -> Result<StoryPayload, AppError> {
         let id = parse_id(&id, "story")?;
         let mut connection = connection(ctx).await?;
-        Ok(stories::read(&mut connection, caller(ctx), id)
-            .await?
-            .into())
+        let outcome = stories::read(&mut connection, caller(ctx), id).await?;
+        count_awards(ctx, &outcome.award);
+        Ok(outcome.into())
     }
 
     /// Takes back the caller's like of a story they can see (none: nothing changes).

@@ -3,14 +3,15 @@
 
 mod graphiql;
 mod health;
+mod metrics;
 mod negotiation;
 pub mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, ServerError};
 use async_graphql_axum::GraphQLProtocol;
 use axum::Router;
@@ -36,6 +37,7 @@ use crate::error::{AppError, code_uncoded_errors};
 use crate::graphql::AppSchema;
 use crate::graphql::documents::{Document, Documents};
 use crate::live::LiveHub;
+use crate::metrics::{Metrics, OperationKind, Outcome};
 use negotiation::{Accept, ResponseType};
 
 /// Largest request body accepted (413 beyond).
@@ -56,6 +58,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub keys: TokenKeys,
     pub live: LiveHub,
+    pub metrics: Metrics,
     pub cors_origins: Arc<Vec<String>>,
 }
 
@@ -68,6 +71,7 @@ pub fn app(state: AppState) -> App {
         .route("/graphql", get(graphql_get).post(graphql))
         .route("/graphiql/{asset}", get(graphiql::asset))
         .route("/healthz", get(health::check))
+        .route("/metrics", get(metrics::render))
         .with_state(state);
     cors.layer(router)
 }
@@ -171,6 +175,7 @@ impl GetParameters {
 /// mutation or subscription answers 405 before it runs. A browser that names no
 /// operation (it asks for `text/html` first) gets GraphiQL.
 async fn graphql_over_get(state: &AppState, client: SocketAddr, parts: &Parts) -> Response {
+    let started = Instant::now();
     let accept = Accept::from_headers(&parts.headers);
     let parameters = Query::<GetParameters>::try_from_uri(&parts.uri);
     if let Ok(Query(parameters)) = &parameters {
@@ -198,12 +203,13 @@ async fn graphql_over_get(state: &AppState, client: SocketAddr, parts: &Parts) -
             let request = authentication
                 .attach(request)
                 .data(ClientAddress(client.ip()));
-            let span = tracing::info_span!("graphql", request_id = %request_id);
-            execute_query(state, request, response_type)
-                .instrument(span)
+            execute_query(state, request, response_type, started)
+                .instrument(request_span(&request_id))
                 .await
         }
-        Err(error) => refused(error, response_type),
+        Err(error) => {
+            request_span(&request_id).in_scope(|| refused(state, error, response_type, started))
+        }
     };
     with_request_id(response, &request_id)
 }
@@ -251,6 +257,7 @@ async fn graphql(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let started = Instant::now();
     let Some(response_type) = Accept::from_headers(&headers).response_type() else {
         return not_acceptable();
     };
@@ -296,13 +303,16 @@ async fn graphql(
             let request = authentication
                 .attach_to_batch(request)
                 .data(ClientAddress(client.ip()));
-            let span = tracing::info_span!("graphql", request_id = %request_id);
             graphql_response(
                 response_type,
-                execute(&state, request).instrument(span).await,
+                execute(&state, request, started)
+                    .instrument(request_span(&request_id))
+                    .await,
             )
         }
-        Err(error) => refused(error, response_type),
+        Err(error) => {
+            request_span(&request_id).in_scope(|| refused(&state, error, response_type, started))
+        }
     };
     with_request_id(response, &request_id)
 }
@@ -323,38 +333,102 @@ fn with_request_id(mut response: Response, request_id: &str) -> Response {
     response
 }
 
-/// Runs each operation of a POST.
-async fn execute(state: &AppState, request: BatchRequest) -> BatchResponse {
+/// The span of one HTTP request's log lines: its id, and the operation's name once its
+/// document is known (`select_operation`).
+fn request_span(request_id: &str) -> tracing::Span {
+    tracing::info_span!(
+        "graphql",
+        request_id = %request_id,
+        operation = tracing::field::Empty
+    )
+}
+
+/// Runs each operation of a POST; each of a batch names itself in a span of its own.
+async fn execute(state: &AppState, request: BatchRequest, started: Instant) -> BatchResponse {
     match request {
-        BatchRequest::Single(request) => BatchResponse::Single(run(state, request).await),
+        BatchRequest::Single(request) => BatchResponse::Single(run(state, request, started).await),
         BatchRequest::Batch(requests) => BatchResponse::Batch(
-            futures_util::future::join_all(requests.into_iter().map(|request| run(state, request)))
-                .await,
+            futures_util::future::join_all(requests.into_iter().map(|request| {
+                let span = tracing::info_span!("operation", operation = tracing::field::Empty);
+                run(state, request, started).instrument(span)
+            }))
+            .await,
         ),
     }
 }
 
 /// Runs one operation with its document from `Documents` (parsed, depth-checked); an
 /// operation whose document is refused answers with that error alone.
-async fn run(state: &AppState, mut request: async_graphql::Request) -> async_graphql::Response {
-    match state.documents.prepare(&mut request) {
-        Ok(document) => run_prepared(state, request, &document).await,
-        Err(error) => async_graphql::Response::from_errors(vec![error]),
-    }
+async fn run(
+    state: &AppState,
+    mut request: async_graphql::Request,
+    started: Instant,
+) -> async_graphql::Response {
+    let (kind, response) = match state.documents.prepare(&mut request) {
+        Ok(document) => {
+            let kind = select_operation(&request, &document);
+            (kind, run_prepared(state, request, &document).await)
+        }
+        Err(error) => (
+            OperationKind::Unknown,
+            async_graphql::Response::from_errors(vec![error]),
+        ),
+    };
+    finished(state, kind, Outcome::of(&response), started);
+    response
 }
 
-/// Runs a GET's operation if it is a query (405 otherwise, before anything runs).
+/// Runs a GET's operation if it is a query (405 otherwise, before anything runs). One
+/// that selects no operation runs: async-graphql answers with the reason.
 async fn execute_query(
     state: &AppState,
     mut request: async_graphql::Request,
     response_type: ResponseType,
+    started: Instant,
 ) -> Response {
-    let response = match state.documents.prepare(&mut request) {
-        Ok(_) if !selects_a_query(&mut request) => return method_not_allowed(response_type),
-        Ok(document) => run_prepared(state, request, &document).await,
-        Err(error) => async_graphql::Response::from_errors(vec![error]),
+    let (kind, response) = match state.documents.prepare(&mut request) {
+        Ok(document) => match select_operation(&request, &document) {
+            kind @ (OperationKind::Mutation | OperationKind::Subscription) => {
+                finished(state, kind, Outcome::Error, started);
+                return method_not_allowed(response_type);
+            }
+            kind => (kind, run_prepared(state, request, &document).await),
+        },
+        Err(error) => (
+            OperationKind::Unknown,
+            async_graphql::Response::from_errors(vec![error]),
+        ),
     };
+    finished(state, kind, Outcome::of(&response), started);
     graphql_response(response_type, BatchResponse::Single(response))
+}
+
+/// The kind of operation `request` selects from its document; names the operation in
+/// the current span (the request's) as the request names it, else as the document does.
+fn select_operation(request: &async_graphql::Request, document: &Document) -> OperationKind {
+    let selected = document.operation(request.operation_name.as_deref());
+    let name = request
+        .operation_name
+        .as_deref()
+        .or(selected.and_then(|(_, name)| name));
+    if let Some(name) = name {
+        tracing::Span::current().record("operation", name);
+    }
+    OperationKind::from(selected.map(|(operation_type, _)| operation_type))
+}
+
+/// Counts a finished operation (the time since its HTTP request arrived) and logs it at
+/// debug level: an info line per request would be too many at tens of thousands a
+/// second.
+fn finished(state: &AppState, kind: OperationKind, outcome: Outcome, started: Instant) {
+    let latency = started.elapsed();
+    state.metrics.count_request(kind, outcome, latency);
+    tracing::debug!(
+        operation_type = kind.label(),
+        outcome = outcome.label(),
+        seconds = latency.as_secs_f64(),
+        "graphql request"
+    );
 }
 
 /// Runs an operation whose document `Documents` set: on the validation-light schema once
@@ -372,28 +446,6 @@ async fn run_prepared(
         document.validated();
     }
     response
-}
-
-/// Whether the operation a request selects is a query. One that cannot be selected (an
-/// unknown name, several operations and no name) counts as one: running it answers with
-/// the reason, as async-graphql selects the same way.
-fn selects_a_query(request: &mut async_graphql::Request) -> bool {
-    let name = request.operation_name.take();
-    let operation_type = request.parsed_query().ok().and_then(|document| {
-        match (&document.operations, name.as_deref()) {
-            (DocumentOperations::Single(operation), None) => Some(operation.node.ty),
-            (DocumentOperations::Multiple(operations), Some(name)) => {
-                operations.get(name).map(|operation| operation.node.ty)
-            }
-            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
-                .values()
-                .next()
-                .map(|operation| operation.node.ty),
-            _ => None,
-        }
-    });
-    request.operation_name = name;
-    operation_type.is_none_or(|operation_type| operation_type == OperationType::Query)
 }
 
 /// A response body of errors alone: the request ran nothing, so it has no `data`.
@@ -504,8 +556,14 @@ fn not_acceptable() -> Response {
 
 /// A bad token runs nothing. With `application/json` that answers 200 with the error
 /// (UNAUTHENTICATED), as any GraphQL error; `application/graphql-response+json` has no
-/// `data` to answer with, so 401.
-fn refused(error: AppError, response_type: ResponseType) -> Response {
+/// `data` to answer with, so 401. It counts once, as an operation of unknown type.
+fn refused(
+    state: &AppState,
+    error: AppError,
+    response_type: ResponseType,
+    started: Instant,
+) -> Response {
+    finished(state, OperationKind::Unknown, Outcome::Error, started);
     let errors = vec![server_error(error)];
     match response_type {
         ResponseType::Json => graphql_response(

@@ -63,6 +63,7 @@ pub async fn serve(
     let Some(_open) = state.live.socket_token() else {
         return; // Shutting down: refuse new sockets.
     };
+    let _connected = state.metrics.websocket_opened();
     let (mut sink, mut stream) = socket.split();
     let first = match tokio::time::timeout(INIT_TIMEOUT, stream.next()).await {
         Ok(Some(Ok(Message::Text(text)))) => text,

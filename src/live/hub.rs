@@ -122,6 +122,11 @@ impl LiveHub {
         self.inner.subscriptions.subscribe()
     }
 
+    /// The number of open subscriptions now.
+    pub fn open_subscriptions(&self) -> usize {
+        *self.inner.subscriptions.borrow()
+    }
+
     /// Users with at least one subscriber.
     pub fn subscribed_users(&self) -> usize {
         self.routes().len()

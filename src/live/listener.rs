@@ -10,22 +10,25 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::{CHANNEL, LevelUpEvent, LiveHub};
 use crate::auth::revocations::{self, Revocations, SessionEvent};
+use crate::metrics::Metrics;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Runs until the hub shuts down.
-pub async fn listen(database_url: String, hub: LiveHub, sessions: Revocations) {
+/// Runs until the hub shuts down; each retry counts in `metrics`.
+pub async fn listen(database_url: String, hub: LiveHub, sessions: Revocations, metrics: Metrics) {
     let mut backoff = FIRST_BACKOFF;
     while !hub.is_shutting_down() {
         tokio::select! {
             result = listen_once(&database_url, &hub, &sessions) => match result {
                 Ok(()) => {
                     tracing::warn!("level-up listener lost its connection; reconnecting");
+                    metrics.count_listener_reconnect();
                     backoff = FIRST_BACKOFF;
                 }
                 Err(error) => {
                     tracing::warn!(%error, retry_in = ?backoff, "level-up listener cannot connect");
+                    metrics.count_listener_reconnect();
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = hub.stopped() => return,

@@ -13,6 +13,8 @@ mod hardening;
 mod http_conformance;
 mod legacy;
 mod live;
+mod logs;
+mod metrics;
 mod schema;
 mod sessions;
 mod social;
