@@ -150,3 +150,44 @@ test('plain fetch works too (scripts and curl users)', async () => {
   const data = await graphql(server.graphqlUrl, '{ xpRewards { action xp } }');
   assert.deepEqual(data.xpRewards[0], { action: 'STORY_CREATED', xp: 100 });
 });
+
+test("graphql-js's introspection query runs, with and without descriptions, and builds the served schema", async () => {
+  const { getIntrospectionQuery, buildClientSchema, printSchema } = await import('graphql');
+  const { readFile } = await import('node:fs/promises');
+  const committed = await readFile(new URL('../../schema.graphql', import.meta.url), 'utf8');
+  for (const descriptions of [true, false]) {
+    const query = getIntrospectionQuery({
+      descriptions,
+      specifiedByUrl: true,
+      directiveIsRepeatable: true,
+      schemaDescription: descriptions,
+      inputValueDeprecation: true,
+    });
+    const data = await graphql(server.graphqlUrl, query);
+    const schema = buildClientSchema(data);
+    for (const name of ['User', 'Story', 'XpAward', 'LogInInput', 'XpAction']) {
+      assert.ok(schema.getType(name), `${name} is in the introspected schema`);
+    }
+    assert.ok(schema.getMutationType().getFields().changePassword, 'changePassword is served');
+    if (descriptions) {
+      assert.match(printSchema(schema), /"""/, 'descriptions come back');
+      assert.ok(committed.includes('changePassword'));
+    }
+  }
+});
+
+test('an introspection query nested 20 levels deep is refused with no data', async () => {
+  let inner = 'name';
+  for (let level = 0; level < 15; level += 1) inner = `ofType { ${inner} }`;
+  const query = `{ __schema { types { fields { type { ${inner} } } } } }`;
+  const response = await fetch(server.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    body: JSON.stringify({ query }),
+  });
+  assert.equal(response.status, 400);
+  const body = await response.json();
+  assert.equal(body.data, undefined);
+  assert.equal(body.errors[0].message, 'the introspection query nests 20 levels deep; at most 16 are allowed');
+  assert.equal(body.errors[0].extensions.code, 'BAD_USER_INPUT');
+});
