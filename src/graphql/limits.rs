@@ -88,17 +88,7 @@ impl Depths {
 /// Refuses a document nesting fields deeper than MAX_DEPTH, or introspection deeper
 /// than MAX_INTROSPECTION_DEPTH.
 pub fn check_depth(document: &ExecutableDocument) -> ServerResult<()> {
-    let depths = document
-        .operations
-        .iter()
-        .map(|(_, operation)| {
-            selection_depths(
-                &operation.node.selection_set.node,
-                &document.fragments,
-                &mut HashSet::new(),
-            )
-        })
-        .fold(Depths::default(), Depths::max);
+    let depths = document_depths(document);
     if depths.regular > MAX_DEPTH {
         return Err(too_deep(format!(
             "the query nests {} levels deep; at most {MAX_DEPTH} are allowed",
@@ -112,6 +102,21 @@ pub fn check_depth(document: &ExecutableDocument) -> ServerResult<()> {
         )));
     }
     Ok(())
+}
+
+/// The deepest paths of any operation of `document`.
+fn document_depths(document: &ExecutableDocument) -> Depths {
+    document
+        .operations
+        .iter()
+        .map(|(_, operation)| {
+            selection_depths(
+                &operation.node.selection_set.node,
+                &document.fragments,
+                &mut HashSet::new(),
+            )
+        })
+        .fold(Depths::default(), Depths::max)
 }
 
 fn too_deep(message: String) -> ServerError {
@@ -189,18 +194,7 @@ fragment InputValue on __InputValue { name description type { ...TypeRef } defau
 fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } } }";
 
     fn depths(query: &str) -> Depths {
-        let document = async_graphql::parser::parse_query(query).unwrap();
-        document
-            .operations
-            .iter()
-            .map(|(_, operation)| {
-                selection_depths(
-                    &operation.node.selection_set.node,
-                    &document.fragments,
-                    &mut HashSet::new(),
-                )
-            })
-            .fold(Depths::default(), Depths::max)
+        document_depths(&async_graphql::parser::parse_query(query).unwrap())
     }
 
     fn nested_introspection(levels: usize) -> String {

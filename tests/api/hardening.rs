@@ -689,11 +689,7 @@ async fn a_nul_character_in_a_text_is_bad_user_input() {
 #[tokio::test(flavor = "multi_thread")]
 async fn literals_nested_thousands_deep_are_refused_without_crashing_the_server() {
     let app = TestApp::spawn().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let mut server = crate::common::storyxp_command(&app, &["serve"])
         .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
         .env(
@@ -704,19 +700,7 @@ async fn literals_nested_thousands_deep_are_refused_without_crashing_the_server(
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..300 {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|response| response.status() == 200)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let ready = crate::common::wait_until_healthy(&base, 30).await;
     assert!(ready, "the server came up");
     for depth in (1..=60).map(|n| n * 500) {
         for (open, close) in [("[", "]"), ("{a: ", "}")] {

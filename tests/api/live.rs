@@ -346,11 +346,7 @@ async fn sigterm_completes_subscriptions_and_stops_the_managed_cluster() {
     // server is then killed, which leaves the cluster running).
     let scratch = crate::common::Scratch::new("sigterm");
     let data_dir = scratch.path();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"))
         .env_remove("DATABASE_URL")
         .env_remove("JWT_SECRET")
@@ -362,19 +358,7 @@ async fn sigterm_completes_subscriptions_and_stops_the_managed_cluster() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..600 {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|response| response.status() == 200)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let ready = crate::common::wait_until_healthy(&base, 60).await;
     assert!(ready, "the server came up on its managed cluster");
     let secret = std::fs::read_to_string(data_dir.join("jwt_secret")).unwrap();
     assert_eq!(secret.len(), 64);

@@ -9,11 +9,7 @@ use crate::common::{SECRET, fresh_database};
 #[tokio::test(flavor = "multi_thread")]
 async fn json_logs_are_one_object_per_line_with_the_request_id_and_operation() {
     let database_url = fresh_database().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"))
         .arg("serve")
         .env("DATABASE_URL", &database_url)
@@ -27,19 +23,7 @@ async fn json_logs_are_one_object_per_line_with_the_request_id_and_operation() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..300 {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|response| response.status() == 200)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let ready = crate::common::wait_until_healthy(&base, 30).await;
     assert!(ready, "the server came up");
 
     let response = http

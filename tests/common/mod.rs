@@ -714,3 +714,28 @@ pub async fn websocket_at(base_url: &str, protocol: &str) -> WsClient {
     assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
     WsClient { socket }
 }
+
+/// A port free on the loopback interface now, for a server process of a test's own.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Waits until `base`/healthz answers 200, polling every 100 ms for at most `seconds`.
+pub async fn wait_until_healthy(base: &str, seconds: u64) -> bool {
+    let http = reqwest::Client::new();
+    for _ in 0..seconds * 10 {
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == 200)
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
