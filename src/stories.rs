@@ -327,7 +327,8 @@ async fn like_in_one_transaction(
     }))
 }
 
-/// Reads a story; the reader earns STORY_READ once per story (reading your own earns nothing).
+/// Reads a story; the reader earns STORY_READ once per story (reading your own earns
+/// nothing, as the rule says).
 pub async fn read(
     connection: &mut AsyncPgConnection,
     caller: Caller,
@@ -337,9 +338,10 @@ pub async fn read(
     connection
         .transaction(async move |connection| {
             let story = require_visible(connection, caller, id).await?;
-            if story.author_id == user {
+            let rule = XpAction::StoryRead.rule();
+            let Some(recipient) = rule.story_recipient(story.author_id, user)? else {
                 return Ok(StoryOutcome::whole(story, None));
-            }
+            };
             diesel::insert_into(story_reads::table)
                 .values((story_reads::story_id.eq(id), story_reads::user_id.eq(user)))
                 .on_conflict_do_nothing()
@@ -347,7 +349,7 @@ pub async fn read(
                 .await?;
             let award = award(
                 connection,
-                AwardRequest::new(user, XpAction::StoryRead, Subject::Story(id)),
+                AwardRequest::new(recipient, XpAction::StoryRead, Subject::Story(id)),
             )
             .await?;
             Ok(StoryOutcome::whole(story, award))
