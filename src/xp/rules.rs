@@ -1,5 +1,6 @@
 //! The XP rules as data: what each action is worth, to whom, counted once per what,
-//! and the achievement catalog. Everything that awards XP reads it from here.
+//! and the achievement catalog. Everything that awards XP reads it from here, the
+//! database's award functions too (`xp::rules_table` writes it into `xp_rules`).
 
 use async_graphql::Enum;
 
@@ -52,7 +53,8 @@ pub enum Recipient {
 }
 
 impl Recipient {
-    /// The recipient's name, as the database will store it.
+    /// The name in the database's `xp_rules.recipient` (the SQL functions pay AUTHOR and
+    /// ACTOR themselves, see `xp_story_rule` in migrations/).
     pub const fn as_str(self) -> &'static str {
         match self {
             Recipient::Author => "AUTHOR",
@@ -206,7 +208,8 @@ pub fn rules() -> impl Iterator<Item = &'static XpRule> {
 impl XpRule {
     /// Who earns this rule's award when `actor` acts on a story that `author` wrote: None
     /// when the rule pays nothing for it (the actor's own story, when it does not pay
-    /// for that).
+    /// for that). The database's `xp_story_rule` decides the same from `xp_rules` for the
+    /// actions it pays itself (createStory, likeStory).
     pub fn story_recipient(&self, author: i64, actor: i64) -> Result<Option<i64>, AppError> {
         if author == actor && !self.pays_on_own_story {
             return Ok(None);
@@ -244,7 +247,9 @@ pub enum Subject {
 }
 
 impl Subject {
-    /// How every story's key begins.
+    /// How every story's key begins. `create_story` (SQL) gets it as a parameter and
+    /// appends the id of the story it creates, and backfill-xp looks awards up by it, so
+    /// both make exactly `Story(id).key()`.
     pub const STORY_PREFIX: &'static str = "story:";
 
     /// The ledger's `subject`: the one place dedupe keys are made.

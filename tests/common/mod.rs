@@ -66,7 +66,7 @@ fn cluster() -> &'static TestCluster {
                     storyxp::db::create_database(&admin, TEMPLATE, None)
                         .await
                         .expect("creating the template");
-                    storyxp::db::migrate(&template)
+                    storyxp::db::setup::migrate(&template)
                         .await
                         .expect("migrating the template");
                     use diesel_async::{AsyncConnection, RunQueryDsl};
