@@ -12,6 +12,7 @@ mod hardening;
 mod http_conformance;
 mod legacy;
 mod live;
+mod rules;
 mod schema;
 mod sessions;
 mod social;
