@@ -250,10 +250,11 @@ BEGIN
         v_gained, v_total, v_level, v_previous, v_unlocked, v_at, v_notification, 0::BIGINT;
 END $$;
 
--- Likes in batches (see migration 000006 for the locking). The rows taken up front are
--- the liked stories' authors (every like of a story queues on its author's row), and the
--- likers too if xp_rules pays STORY_LIKED to the ACTOR: everyone the batch may award
--- (xp_story_rule pays only the author or the actor).
+-- Likes in batches (see migration 000006 for the locking). The rows taken up front, in
+-- ascending id order, are everyone the batch may award: the liked stories' authors
+-- (every like of a story queues on its author's row), and the likers too if xp_rules
+-- pays STORY_LIKED to the ACTOR (xp_story_rule pays only those two). While it pays the
+-- author, the lock is the statement of migration 000006, unchanged.
 CREATE FUNCTION like_stories(
     p_stories BIGINT[], p_likers BIGINT[], p_subjects TEXT[], p_achievements JSONB
 ) RETURNS TABLE (ord BIGINT, id BIGINT, author_id BIGINT, title TEXT, published BOOLEAN,
@@ -264,15 +265,22 @@ LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
     v_like RECORD;
+    v_recipient TEXT;
 BEGIN
-    PERFORM 1 FROM users u
-     WHERE u.id IN (SELECT s.author_id FROM stories s WHERE s.id = ANY (p_stories)
-                    UNION ALL
-                    SELECT l.liker
-                      FROM unnest(p_likers) AS l (liker)
-                      JOIN xp_rules r ON r.action = 'STORY_LIKED' AND r.recipient = 'ACTOR')
-     ORDER BY u.id
-       FOR NO KEY UPDATE;
+    SELECT r.recipient INTO STRICT v_recipient FROM xp_rules r WHERE r.action = 'STORY_LIKED';
+    IF v_recipient = 'ACTOR' THEN
+        PERFORM 1 FROM users u
+         WHERE u.id IN (SELECT s.author_id FROM stories s WHERE s.id = ANY (p_stories)
+                        UNION ALL
+                        SELECT l.liker FROM unnest(p_likers) AS l (liker))
+         ORDER BY u.id
+           FOR NO KEY UPDATE;
+    ELSE
+        PERFORM 1 FROM users u
+         WHERE u.id IN (SELECT s.author_id FROM stories s WHERE s.id = ANY (p_stories))
+         ORDER BY u.id
+           FOR NO KEY UPDATE;
+    END IF;
     FOR v_like IN
         SELECT l.n, l.story, l.liker, l.subject
           FROM unnest(p_stories, p_likers, p_subjects) WITH ORDINALITY
