@@ -583,8 +583,8 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
         storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StoryCreated).to_string();
     let prepare = |sql: &'static str| client.prepare(sql);
     let (Ok(like), Ok(create), Ok(find_users)) = (
-        prepare("SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM like_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
-        prepare("SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM create_story($1, $2, $3, $4, $5, $6::text::jsonb)").await,
+        prepare("SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM like_story($1, $2, $3, $4::text::jsonb)").await,
+        prepare("SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM create_story($1, $2, $3, $4, $5::text::jsonb)").await,
         prepare("SELECT id, username, email, experience_points, level, is_admin, created_at FROM users WHERE id = ANY($1)").await,
     ) else {
         outcome.errors += 1;
@@ -600,12 +600,11 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
             match operation {
                 Operation::LikeStory => {
                     let story = 1 + random.below(STORIES);
-                    let subject = format!("story:{story}:by:{user}");
+                    let subject = storyxp::xp::rules::Subject::StoryBy { story, user }
+                        .key()
+                        .unwrap_or_default();
                     client
-                        .query(
-                            &like,
-                            &[&story, &user, &subject, &5i32, &30i32, &candidates_like],
-                        )
+                        .query(&like, &[&story, &user, &subject, &candidates_like])
                         .await?;
                 }
                 Operation::CreateStory => {
@@ -618,8 +617,7 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
                                 &user,
                                 &title,
                                 &"Once upon a time.",
-                                &100i32,
-                                &30i32,
+                                &storyxp::xp::rules::Subject::STORY_PREFIX,
                                 &candidates_create,
                             ],
                         )

@@ -37,16 +37,22 @@ pub async fn award_manually(
     request: ManualAward,
 ) -> Result<Award, AppError> {
     require_admin(connection, admin).await?;
-    if request.action == XpAction::Custom && request.amount.is_none() {
-        return Err(AppError::BadUserInput(
-            "an amount is required for CUSTOM awards".into(),
-        ));
+    if request.amount.is_none() && request.action.xp().is_none() {
+        return Err(AppError::BadUserInput(format!(
+            "an amount is required for {} awards",
+            request.action.as_str()
+        )));
     }
-    let amount = request.amount.or(request.action.xp()).unwrap_or_default();
-    if !AMOUNT_RANGE.contains(&amount) {
-        return Err(AppError::BadUserInput(
-            "amount must be between 1 and 10000".into(),
-        ));
+    // Without an amount, award_xp pays what xp_rules says the action pays now.
+    if request
+        .amount
+        .is_some_and(|amount| !AMOUNT_RANGE.contains(&amount))
+    {
+        return Err(AppError::BadUserInput(format!(
+            "amount must be between {} and {}",
+            AMOUNT_RANGE.start(),
+            AMOUNT_RANGE.end()
+        )));
     }
     let reason = request
         .reason
@@ -69,7 +75,7 @@ pub async fn award_manually(
                 recipient: request.user,
                 action: request.action,
                 subject: Subject::Unique,
-                amount: Some(amount),
+                amount: request.amount,
                 reason,
                 notify: request.notify,
             };

@@ -53,18 +53,20 @@ pub async fn comment(
                 .returning(CommentRecord::as_returning())
                 .get_result(connection)
                 .await?;
-            let award = if story.author_id == user {
-                None
-            } else {
-                let subject = Subject::StoryBy {
-                    story: story_id,
-                    user,
-                };
-                award(
-                    connection,
-                    AwardRequest::new(story.author_id, XpAction::StoryCommented, subject),
-                )
-                .await?
+            let rule = XpAction::StoryCommented.rule();
+            let award = match rule.story_recipient(story.author_id, user)? {
+                None => None,
+                Some(recipient) => {
+                    let subject = Subject::StoryBy {
+                        story: story_id,
+                        user,
+                    };
+                    award(
+                        connection,
+                        AwardRequest::new(recipient, XpAction::StoryCommented, subject),
+                    )
+                    .await?
+                }
             };
             Ok((comment, award))
         })

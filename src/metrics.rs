@@ -20,7 +20,7 @@ use prometheus::{
 };
 
 use crate::xp::Award;
-use crate::xp::rules::{RULES, XpAction};
+use crate::xp::rules::{XpAction, rules};
 
 /// The media type of the rendered text (Prometheus' text exposition format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
@@ -115,7 +115,7 @@ struct Registered {
     requests: [[IntCounter; 2]; 4],
     /// By `OperationKind`.
     latency: [Histogram; 4],
-    /// In the order of `RULES`, one entry per action.
+    /// In the order of `xp::rules::rules()`, one entry per action.
     actions: Vec<ActionCounters>,
     level_ups: IntCounter,
     websocket_connections: IntGauge,
@@ -244,8 +244,7 @@ impl Metrics {
             timer(subscription)?,
             timer(unknown)?,
         ];
-        let actions = RULES
-            .iter()
+        let actions = rules()
             .map(|rule| {
                 Ok(ActionCounters {
                     action: rule.action,
@@ -366,7 +365,7 @@ mod tests {
     #[test]
     fn every_action_and_operation_type_is_rendered_from_the_start() {
         let text = Metrics::new().unwrap().render(&snapshot()).unwrap();
-        for rule in RULES {
+        for rule in rules() {
             let series = format!("storyxp_xp_awards_total{{action=\"{}\"}}", rule.name);
             assert_eq!(sample(&text, &series), Some(0.0), "{series}");
         }

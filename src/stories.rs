@@ -14,7 +14,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::auth::Caller;
 use crate::db::schema::{stories, story_likes, story_reads};
 use crate::error::AppError;
-use crate::xp::award::{AwardParameters, MaybeAwardColumns, MaybeAwardSql, award_from_columns};
+use crate::xp::award::{
+    AchievementCandidates, MaybeAwardColumns, MaybeAwardSql, award_from_columns,
+};
 use crate::xp::rules::Subject;
 use crate::xp::{Award, AwardRequest, XpAction, award};
 
@@ -176,7 +178,7 @@ pub async fn create(
         author,
         title: title.trim().to_string(),
         content,
-        award: AwardParameters::for_action(XpAction::StoryCreated),
+        candidates: AchievementCandidates::for_action(XpAction::StoryCreated),
     };
     let row = (&call)
         .get_result::<StoryActionResult>(connection)
@@ -184,7 +186,7 @@ pub async fn create(
         .optional()?
         .ok_or_else(|| AppError::Internal("create_story returned no row".into()))?;
     // The statement does not send back the text it was given.
-    Ok(row.into_outcome(author, XpAction::StoryCreated, Some(call.content)))
+    Ok(row.into_outcome(XpAction::StoryCreated, Some(call.content)))
 }
 
 /// A story's text, read apart from the story when an action left it out.
@@ -317,17 +319,17 @@ async fn like_in_one_transaction(
                 .unwrap_or_default()
             })
             .collect(),
-        award: AwardParameters::for_action(XpAction::StoryLiked),
+        candidates: AchievementCandidates::for_action(XpAction::StoryLiked),
     };
     let rows: Vec<(i64, StoryActionResult)> = call.load(connection).await?;
     Ok(rows.into_iter().filter_map(|(position, row)| {
         let like = *likes.get(usize::try_from(position).ok()?.checked_sub(1)?)?;
-        let author = row.story.author_id;
-        Some((like, row.into_outcome(author, XpAction::StoryLiked, None)))
+        Some((like, row.into_outcome(XpAction::StoryLiked, None)))
     }))
 }
 
-/// Reads a story; the reader earns STORY_READ once per story (reading your own earns nothing).
+/// Reads a story; the reader earns STORY_READ once per story (reading your own earns
+/// nothing, as the rule says).
 pub async fn read(
     connection: &mut AsyncPgConnection,
     caller: Caller,
@@ -337,9 +339,10 @@ pub async fn read(
     connection
         .transaction(async move |connection| {
             let story = require_visible(connection, caller, id).await?;
-            if story.author_id == user {
+            let rule = XpAction::StoryRead.rule();
+            let Some(recipient) = rule.story_recipient(story.author_id, user)? else {
                 return Ok(StoryOutcome::whole(story, None));
-            }
+            };
             diesel::insert_into(story_reads::table)
                 .values((story_reads::story_id.eq(id), story_reads::user_id.eq(user)))
                 .on_conflict_do_nothing()
@@ -347,7 +350,7 @@ pub async fn read(
                 .await?;
             let award = award(
                 connection,
-                AwardRequest::new(user, XpAction::StoryRead, Subject::Story(id)),
+                AwardRequest::new(recipient, XpAction::StoryRead, Subject::Story(id)),
             )
             .await?;
             Ok(StoryOutcome::whole(story, award))
@@ -402,21 +405,22 @@ pub async fn like_counts(
 }
 
 /// The two hottest actions run as one statement each: the SQL functions `create_story`
-/// and `like_stories` (a batch of likes, `like_story` each; migrations/) do the writes
-/// and call `award_xp` in the statement's own transaction, one round trip in all. Each
-/// call has a static query id, so a connection prepares it once.
+/// and `like_stories` (a batch of likes, `like_story` each; migrations/) do the writes,
+/// read their rule from `xp_rules` (amount, recipient, own-story rule) and call
+/// `award_xp` in the statement's own transaction, one round trip in all. Each call has
+/// a static query id, so a connection prepares it once.
 struct CreateCall {
     author: i64,
     title: String,
     content: String,
-    award: AwardParameters,
+    candidates: AchievementCandidates,
 }
 
 struct LikesCall {
     stories: Vec<i64>,
     likers: Vec<i64>,
     subjects: Vec<String>,
-    award: AwardParameters,
+    candidates: AchievementCandidates,
 }
 
 type StoryActionSql = (
@@ -433,14 +437,15 @@ type StoryActionSql = (
 
 macro_rules! story_action_columns {
     () => {
-        "id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count"
+        "id, author_id, title, published, created_at, recipient_id, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count"
     };
 }
 
 const RETURNED: &str = concat!("SELECT ", story_action_columns!(), " FROM ");
 
 /// A row of `create_story` / `like_story`: the story without its text, the award
-/// columns (NULL when nothing was earned), the story's like count.
+/// columns (the recipient and the award; NULL when nothing was earned), the story's
+/// like count.
 #[derive(Queryable)]
 struct StoryActionResult {
     story: StoryHeader,
@@ -449,14 +454,9 @@ struct StoryActionResult {
 }
 
 impl StoryActionResult {
-    fn into_outcome(
-        self,
-        recipient: i64,
-        action: XpAction,
-        content: Option<String>,
-    ) -> StoryOutcome {
+    fn into_outcome(self, action: XpAction, content: Option<String>) -> StoryOutcome {
         StoryOutcome {
-            award: award_from_columns(recipient, action, self.award),
+            award: award_from_columns(action, self.award),
             story: self.story,
             content,
             like_count: Some(self.like_count),
@@ -493,7 +493,9 @@ impl QueryFragment<Pg> for CreateCall {
         out.push_sql(", ");
         out.push_bind_param::<sql::Text, _>(&self.content)?;
         out.push_sql(", ");
-        self.award.push_binds(&mut out)
+        out.push_bind_param::<sql::Text, _>(&Subject::STORY_PREFIX)?;
+        out.push_sql(", ");
+        self.candidates.push_last_bind(&mut out)
     }
 }
 
@@ -510,6 +512,6 @@ impl QueryFragment<Pg> for LikesCall {
         out.push_sql(", ");
         out.push_bind_param::<sql::Array<sql::Text>, _>(&self.subjects)?;
         out.push_sql(", ");
-        self.award.push_binds(&mut out)
+        self.candidates.push_last_bind(&mut out)
     }
 }

@@ -71,11 +71,12 @@ pub fn is_on_this_machine(database_url: &str) -> bool {
         })
 }
 
-/// Applies the embedded migrations; returns how many were pending. diesel-async's
-/// harness needs a multi-thread runtime (it blocks in place), so it runs on one of its
-/// own, on a blocking thread: callers may be on any runtime, the server's current-thread
-/// one too.
-pub async fn migrate(database_url: &str) -> Result<usize, DbSetupError> {
+/// Applies the embedded migrations; returns how many were pending. Only a part of
+/// migrating: `setup::migrate` also writes what the Rust code defines in the database
+/// (the level function the migrations use, the rules table). diesel-async's harness
+/// needs a multi-thread runtime (it blocks in place), so it runs on one of its own, on a
+/// blocking thread: callers may be on any runtime, the server's current-thread one too.
+pub(crate) async fn run_migrations(database_url: &str) -> Result<usize, DbSetupError> {
     let database_url = database_url.to_string();
     let migrations = tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -6,10 +6,13 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
 use super::DbSetupError;
 use super::cluster::{ClusterError, ManagedCluster};
 use crate::auth::token::MIN_SECRET_LEN;
 use crate::cli::DatabaseArgs;
+use crate::xp::rules_table;
 
 /// The database storyxp creates in its managed cluster.
 pub const MANAGED_DATABASE: &str = "storyxp";
@@ -65,7 +68,7 @@ impl Database {
                 database
             }
         };
-        let applied = super::migrate(&database.url).await?;
+        let applied = migrate(&database.url).await?;
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
@@ -80,6 +83,18 @@ impl Database {
             }
         }
     }
+}
+
+/// Migrates the database: `xp_level` from the Rust level size first (the migrations
+/// use it), then the embedded migrations, then `xp_rules` from the Rust rules table.
+/// Returns how many migrations were pending. Every start runs it, so the database
+/// always has the running code's level size and default amounts.
+pub async fn migrate(database_url: &str) -> Result<usize, DbSetupError> {
+    let mut connection = AsyncPgConnection::establish(database_url).await?;
+    rules_table::define_level_function(&mut connection).await?;
+    let applied = super::run_migrations(database_url).await?;
+    rules_table::seed(&mut connection).await?;
+    Ok(applied)
 }
 
 /// The JWT secret: JWT_SECRET when given (required with DATABASE_URL), else one

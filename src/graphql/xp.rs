@@ -3,9 +3,10 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use crate::error::AppError;
 use crate::xp::Award;
 use crate::xp::ledger::LedgerEntry;
-use crate::xp::rules::{ACHIEVEMENTS, AchievementKey, RULES, XpAction};
+use crate::xp::rules::{AchievementKey, XpAction, achievements, rules};
 
 /// The result of one award to one user.
 pub struct XpAward(pub Award);
@@ -104,8 +105,10 @@ impl XpEvent {
         ID(self.0.id.to_string())
     }
     /// What the XP was for.
-    async fn action(&self) -> XpAction {
-        XpAction::from_name(&self.0.action).unwrap_or(XpAction::Custom)
+    async fn action(&self) -> Result<XpAction, AppError> {
+        XpAction::from_name(&self.0.action).ok_or_else(|| {
+            AppError::Internal(format!("ledger entry {} has no known action", self.0.id))
+        })
     }
     /// The XP this entry added: at least 1.
     async fn xp_gained(&self) -> i32 {
@@ -129,8 +132,7 @@ pub struct XpQuery;
 impl XpQuery {
     /// The XP rules table: what each action is worth, one row per XpAction. Public.
     async fn xp_rewards(&self) -> Vec<XpReward> {
-        RULES
-            .iter()
+        rules()
             .map(|rule| XpReward {
                 action: rule.action,
                 xp: rule.xp.unwrap_or(0),
@@ -142,8 +144,7 @@ impl XpQuery {
     /// The achievement catalog, every achievement there is, in display order, with
     /// earnedAt null. Public.
     async fn achievements(&self, _ctx: &Context<'_>) -> Vec<Achievement> {
-        ACHIEVEMENTS
-            .iter()
+        achievements()
             .map(|achievement| Achievement {
                 key: achievement.key,
                 earned_at: None,

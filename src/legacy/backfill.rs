@@ -5,11 +5,12 @@
 
 use std::collections::BTreeSet;
 
-use diesel::sql_types::{BigInt, Bool};
+use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::error::AppError;
 use crate::xp::rules::Subject;
+use crate::xp::rules_table::current_xp;
 use crate::xp::{AwardRequest, XpAction, award};
 
 pub const DEFAULT_BATCH_SIZE: i64 = 1000;
@@ -35,7 +36,9 @@ struct MissingAwards {
     needs_published: bool,
 }
 
-/// Stories after `after` (by id) that lack an award, at most `limit` of them.
+/// Stories after `after` (by id) that lack an award, at most `limit` of them. The
+/// awards are looked up by the key the live awards use (`Subject::Story`'s: the story
+/// prefix, then the id).
 async fn next_batch(
     connection: &mut AsyncPgConnection,
     after: i64,
@@ -45,15 +48,26 @@ async fn next_batch(
         "SELECT id, author_id, needs_created, needs_published FROM ( \
            SELECT s.id, s.author_id, \
              NOT EXISTS (SELECT 1 FROM xp_ledger l WHERE l.recipient_id = s.author_id \
-                         AND l.action = 'STORY_CREATED' AND l.subject = 'story:' || s.id) AS needs_created, \
+                         AND l.action = $3 AND l.subject = $5 || s.id) AS needs_created, \
              s.published AND NOT EXISTS (SELECT 1 FROM xp_ledger l WHERE l.recipient_id = s.author_id \
-                         AND l.action = 'STORY_PUBLISHED' AND l.subject = 'story:' || s.id) AS needs_published \
+                         AND l.action = $4 AND l.subject = $5 || s.id) AS needs_published \
            FROM stories s WHERE s.id > $1 ORDER BY s.id LIMIT $2) batch",
     )
     .bind::<BigInt, _>(after)
     .bind::<BigInt, _>(limit)
+    .bind::<Text, _>(XpAction::StoryCreated.as_str())
+    .bind::<Text, _>(XpAction::StoryPublished.as_str())
+    .bind::<Text, _>(Subject::STORY_PREFIX)
     .load(connection)
     .await?)
+}
+
+/// What an award of `action` pays now, by `xp_rules`.
+async fn pays_now(connection: &mut AsyncPgConnection, action: XpAction) -> Result<i64, AppError> {
+    current_xp(connection, action)
+        .await?
+        .map(i64::from)
+        .ok_or_else(|| AppError::Internal(format!("{} has no amount", action.as_str())))
 }
 
 /// Runs the backfill; with `dry_run` it only counts what the base awards would grant
@@ -66,6 +80,15 @@ pub async fn backfill(
     let mut report = BackfillReport::default();
     let mut users = BTreeSet::new();
     let mut after = 0;
+    // A dry run counts what the two awards pay now.
+    let dry_run_amounts = if dry_run {
+        Some((
+            pays_now(connection, XpAction::StoryCreated).await?,
+            pays_now(connection, XpAction::StoryPublished).await?,
+        ))
+    } else {
+        None
+    };
     loop {
         let batch = next_batch(connection, after, batch_size).await?;
         let Some(last) = batch.last() else { break };
@@ -91,14 +114,19 @@ pub async fn backfill(
         }
         // By recipient, so user rows are locked in one order (no deadlock with live awards).
         awards.sort_by_key(|(author, _, story)| (*author, *story));
-        if dry_run {
+        if let Some((created_xp, published_xp)) = dry_run_amounts {
             for (author, action, _) in &awards {
                 users.insert(*author);
-                report.xp_granted += i64::from(action.xp().unwrap_or_default());
-                match action {
-                    XpAction::StoryCreated => report.created_awards += 1,
-                    _ => report.published_awards += 1,
-                }
+                report.xp_granted += match action {
+                    XpAction::StoryCreated => {
+                        report.created_awards += 1;
+                        created_xp
+                    }
+                    _ => {
+                        report.published_awards += 1;
+                        published_xp
+                    }
+                };
             }
             continue;
         }

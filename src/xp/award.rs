@@ -1,9 +1,10 @@
 //! The one award function every action goes through.
 //!
 //! It runs inside the caller's transaction and makes one call to the database's
-//! `award_xp` function (migrations/), which appends the ledger entry (or does nothing
-//! for a repeat), moves the counter, unlocks achievements, stores the level-up
-//! notification and queues its NOTIFY for commit.
+//! `award_xp` function (migrations/), which takes the amount from `xp_rules` (unless an
+//! admin gave one), appends the ledger entry (or does nothing for a repeat), moves the
+//! counter, unlocks achievements, stores the level-up notification and queues its
+//! NOTIFY for commit.
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -21,7 +22,8 @@ pub struct AwardRequest {
     pub recipient: i64,
     pub action: XpAction,
     pub subject: Subject,
-    /// Overrides the table amount (admin awards); required for CUSTOM.
+    /// Overrides the amount of the rules table (admin awards); required for CUSTOM.
+    /// None: what `xp_rules` says the action pays now, read by `award_xp`.
     pub amount: Option<i32>,
     pub reason: Option<String>,
     /// Store (and push) level-up and achievement notifications.
@@ -29,7 +31,7 @@ pub struct AwardRequest {
 }
 
 impl AwardRequest {
-    /// The usual award: the table amount, with notifications.
+    /// The usual award: the rules table's amount, with notifications.
     pub fn new(recipient: i64, action: XpAction, subject: Subject) -> Self {
         Self {
             recipient,
@@ -73,9 +75,11 @@ struct AwardCall {
     recipient: i64,
     action: &'static str,
     subject: Option<String>,
+    /// None: what `xp_rules` says the action pays now.
+    amount: Option<i32>,
     reason: Option<String>,
     notify: bool,
-    parameters: AwardParameters,
+    candidates: AchievementCandidates,
 }
 
 impl QueryId for AwardCall {
@@ -106,59 +110,39 @@ impl QueryFragment<Pg> for AwardCall {
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&self.subject)?;
         out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&self.parameters.amount)?;
+        out.push_bind_param::<Nullable<Integer>, _>(&self.amount)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&self.reason)?;
         out.push_sql(", ");
         out.push_bind_param::<Bool, _>(&self.notify)?;
         out.push_sql(", ");
-        self.parameters.push_achievements(&mut out)
+        self.candidates.push_last_bind(&mut out)
     }
 }
 
 /// What every call of `award_xp` (direct, or inside `create_story` / `like_story`)
-/// passes from `xp/rules.rs`: the amount, the XP per achievement and the achievements
-/// the action may unlock.
-pub(crate) struct AwardParameters {
-    pub amount: i32,
-    achievement_xp: i32,
-    candidates: &'static str,
-}
+/// passes from `xp/rules.rs`: the achievements the action may unlock. Amounts,
+/// recipients and the level size the SQL reads itself (`xp_rules`, `xp_level`).
+pub(crate) struct AchievementCandidates(&'static str);
 
-impl AwardParameters {
-    /// The table amount of an action (0 for CUSTOM, whose caller gives it).
+impl AchievementCandidates {
     pub fn for_action(action: XpAction) -> Self {
-        Self::with_amount(action, action.xp().unwrap_or_default())
+        Self(achievement_candidates_json(action))
     }
 
-    fn with_amount(action: XpAction, amount: i32) -> Self {
-        Self {
-            amount,
-            achievement_xp: XpAction::AchievementEarned.xp().unwrap_or_default(),
-            candidates: achievement_candidates_json(action),
-        }
-    }
-
-    /// Binds the amount, the achievement XP and the candidates as the last arguments of
-    /// a call, and closes it.
-    pub fn push_binds<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_bind_param::<Integer, _>(&self.amount)?;
-        out.push_sql(", ");
-        self.push_achievements(out)
-    }
-
-    fn push_achievements<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_bind_param::<Integer, _>(&self.achievement_xp)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.candidates)?;
+    /// Binds the candidates as the last argument of a call, and closes it.
+    pub fn push_last_bind<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_bind_param::<Text, _>(&self.0)?;
         out.push_sql("::jsonb)");
         Ok(())
     }
 }
 
 /// The award columns of a row that may carry no award (then all NULL), as the SQL
-/// functions of single-statement actions return them after their domain columns.
+/// functions of single-statement actions return them after their domain columns: the
+/// recipient (whom `xp_rules` names), then what `award_xp` returned.
 pub(crate) type MaybeAwardColumns = (
+    Option<i64>,
     Option<i32>,
     Option<i32>,
     Option<i32>,
@@ -170,6 +154,7 @@ pub(crate) type MaybeAwardColumns = (
 
 /// The SQL types of `MaybeAwardColumns`.
 pub(crate) type MaybeAwardSql = (
+    Nullable<BigInt>,
     Nullable<Integer>,
     Nullable<Integer>,
     Nullable<Integer>,
@@ -180,15 +165,19 @@ pub(crate) type MaybeAwardSql = (
 );
 
 /// The award in such columns, if any.
-pub(crate) fn award_from_columns(
-    recipient: i64,
-    action: XpAction,
-    columns: MaybeAwardColumns,
-) -> Option<Award> {
-    let (xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id) =
-        columns;
-    Some(Award {
+pub(crate) fn award_from_columns(action: XpAction, columns: MaybeAwardColumns) -> Option<Award> {
+    let (
         recipient,
+        xp_gained,
+        total_xp,
+        level,
+        previous_level,
+        unlocked,
+        awarded_at,
+        notification_id,
+    ) = columns;
+    Some(Award {
+        recipient: recipient?,
         action,
         xp_gained: xp_gained?,
         total_xp: total_xp?,
@@ -211,22 +200,20 @@ pub async fn award(
     connection: &mut AsyncPgConnection,
     request: AwardRequest,
 ) -> Result<Option<Award>, AppError> {
-    let amount = match (request.amount, request.action.xp()) {
-        (Some(amount), _) | (None, Some(amount)) => amount,
-        (None, None) => {
-            return Err(AppError::BadUserInput(format!(
-                "an amount is required for {} awards",
-                request.action.as_str()
-            )));
-        }
-    };
+    if request.amount.is_none() && request.action.xp().is_none() {
+        return Err(AppError::BadUserInput(format!(
+            "an amount is required for {} awards",
+            request.action.as_str()
+        )));
+    }
     let call = AwardCall {
         recipient: request.recipient,
         action: request.action.as_str(),
         subject: request.subject.key(),
+        amount: request.amount,
         reason: request.reason,
         notify: request.notify,
-        parameters: AwardParameters::with_amount(request.action, amount),
+        candidates: AchievementCandidates::for_action(request.action),
     };
     let row: Option<AwardRow> = call.get_result(connection).await.optional()?;
     Ok(row.map(

@@ -1,6 +1,7 @@
 //! Level math: pure functions of a user's total XP.
 
-/// XP needed to climb one level.
+/// XP needed to climb one level: the one definition of the level size. The database's
+/// `xp_level()` is made from it at every migrate (`xp::rules_table`).
 pub const XP_PER_LEVEL: i32 = 500;
 
 /// The level a total of `xp` reaches: 0..=499 is level 1, 500..=999 level 2, ...

@@ -1,9 +1,11 @@
-//! Experience points: the rules table, level math, and the one award function.
+//! Experience points: the rules table (and its copy in the database), level math, and
+//! the one award function.
 
 pub mod award;
 pub mod ledger;
 pub mod level;
 pub mod rules;
+pub mod rules_table;
 
 pub use award::{Award, AwardRequest, award};
 pub use rules::{Achievement, AchievementKey, XpAction};

@@ -83,7 +83,7 @@ fn every_request_series() -> Vec<String> {
 
 fn every_award_series() -> Vec<String> {
     let mut names = Vec::new();
-    for rule in storyxp::xp::rules::RULES {
+    for rule in storyxp::xp::rules::rules() {
         names.push(awards(rule.name));
         names.push(xp(rule.name));
     }

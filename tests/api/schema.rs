@@ -16,29 +16,42 @@ fn schema_graphql_matches_the_running_schema() {
     }
 }
 
+/// The product's numbers: every amount, who receives it and whether one's own story
+/// pays, and the level size. Every other test and the database follow the Rust table;
+/// this one says what the table must be.
 #[test]
 fn the_xp_rules_table_is_the_products() {
-    let table: String = storyxp::xp::rules::RULES
-        .iter()
+    let mut table: String = storyxp::xp::rules::rules()
         .map(|rule| {
             format!(
-                "{} {}\n",
+                "{} {} to {}{}\n",
                 rule.name,
-                rule.xp.map_or("custom".to_string(), |xp| xp.to_string())
+                rule.xp.map_or("custom".to_string(), |xp| xp.to_string()),
+                rule.recipient.as_str(),
+                if rule.pays_on_own_story {
+                    ""
+                } else {
+                    ", not on own story"
+                }
             )
         })
         .collect();
+    table.push_str(&format!(
+        "level size {}\n",
+        storyxp::xp::level::XP_PER_LEVEL
+    ));
     insta::assert_snapshot!(table, @r"
-    STORY_CREATED 100
-    STORY_PUBLISHED 50
-    COLLABORATION_COMPLETED 50
-    STORY_LIKED 5
-    STORY_COMMENTED 10
-    FRIEND_ADDED 20
-    CHARACTER_CREATED 25
-    STORY_READ 5
-    ACHIEVEMENT_EARNED 30
-    CUSTOM custom
+    STORY_CREATED 100 to ACTOR
+    STORY_PUBLISHED 50 to ACTOR
+    COLLABORATION_COMPLETED 50 to PARTICIPANTS
+    STORY_LIKED 5 to AUTHOR, not on own story
+    STORY_COMMENTED 10 to AUTHOR, not on own story
+    FRIEND_ADDED 20 to BOTH_FRIENDS
+    CHARACTER_CREATED 25 to ACTOR
+    STORY_READ 5 to ACTOR, not on own story
+    ACHIEVEMENT_EARNED 30 to EARNER
+    CUSTOM custom to TARGET
+    level size 500
     ");
 }
 

@@ -572,7 +572,7 @@ async fn a_like_scans_no_whole_table_after_its_plans_were_cached_on_empty_tables
     let like = async |connection: &mut diesel_async::AsyncPgConnection, nth: i64| {
         diesel::sql_query(
             "SELECT l.id FROM like_story((SELECT min(id) FROM stories) + $1 % 100, \
-             (SELECT max(id) FROM users) - $1 / 100, 'subject ' || $1, 5, 30, $2::jsonb) l",
+             (SELECT max(id) FROM users) - $1 / 100, 'subject ' || $1, $2::jsonb) l",
         )
         .bind::<BigInt, _>(nth)
         .bind::<Text, _>(&candidates)

@@ -4,7 +4,17 @@ use diesel::sql_types::{BigInt, Integer, Nullable};
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
+use storyxp::xp::XpAction;
+use storyxp::xp::rules::{achievements, rules};
+
 use crate::common::{TestApp, TestUser, sign_up_many};
+
+/// What the Rust rules table says `action` pays: tests about mechanisms follow it, while
+/// the contract's worked examples (twenty stories, 650 XP) and the snapshot in schema.rs
+/// keep the product's numbers.
+fn pays(action: XpAction) -> i64 {
+    i64::from(action.xp().expect("a table amount"))
+}
 
 const CREATE: &str = "mutation($input: CreateStoryInput!) { createStory(input: $input) { xpEarned { xpGained totalXp level leveledUp achievements { key } } } }";
 
@@ -25,6 +35,7 @@ struct LevelNotification {
     level: Option<i32>,
 }
 
+/// The contract's worked example, in the product's numbers.
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_stories_reach_level_five_with_storyteller_and_rising_star() {
     let app = TestApp::spawn().await;
@@ -76,6 +87,7 @@ async fn twenty_stories_reach_level_five_with_storyteller_and_rising_star() {
     );
 }
 
+/// The contract's worked example, in the product's numbers.
 #[tokio::test(flavor = "multi_thread")]
 async fn profile_math_at_650_xp() {
     let app = TestApp::spawn().await;
@@ -161,7 +173,10 @@ async fn the_database_refuses_to_lower_or_hand_edit_xp() {
         negative.to_string().contains("xp_ledger_amount_positive"),
         "{negative}"
     );
-    assert_eq!(app.xp(&alice).await, 130);
+    assert_eq!(
+        app.xp(&alice).await,
+        pays(XpAction::StoryCreated) + pays(XpAction::AchievementEarned)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -192,7 +207,15 @@ async fn xp_always_equals_the_ledger_sum() {
     .await
     .unwrap();
     assert_eq!(mismatches.count, 0);
-    assert_eq!(app.xp(&alice).await, 100 + 30 + 50 + 30 + 12 * 5);
+    // Created and published, each with its first achievement, and 12 likes.
+    let achievement = pays(XpAction::AchievementEarned);
+    assert_eq!(
+        app.xp(&alice).await,
+        pays(XpAction::StoryCreated)
+            + pays(XpAction::StoryPublished)
+            + 2 * achievement
+            + 12 * pays(XpAction::StoryLiked)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -201,70 +224,23 @@ async fn the_rules_and_the_catalog_are_published() {
     let data = app
         .ok(
             None,
-            "{ xpRewards { action xp } achievements { key name earnedAt } }",
+            "{ xpRewards { action xp description } achievements { key name description earnedAt } }",
             json!({}),
         )
         .await;
-    let rewards: Vec<(String, i64)> = data["xpRewards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|reward| {
-            (
-                reward["action"].as_str().unwrap().to_string(),
-                reward["xp"].as_i64().unwrap(),
-            )
-        })
+    let table: Vec<serde_json::Value> = rules()
+        .map(|rule| json!({ "action": rule.name, "xp": rule.xp.unwrap_or(0), "description": rule.description }))
         .collect();
-    let expected: Vec<(String, i64)> = [
-        ("STORY_CREATED", 100),
-        ("STORY_PUBLISHED", 50),
-        ("COLLABORATION_COMPLETED", 50),
-        ("STORY_LIKED", 5),
-        ("STORY_COMMENTED", 10),
-        ("FRIEND_ADDED", 20),
-        ("CHARACTER_CREATED", 25),
-        ("STORY_READ", 5),
-        ("ACHIEVEMENT_EARNED", 30),
-        ("CUSTOM", 0),
-    ]
-    .iter()
-    .map(|(action, xp)| (action.to_string(), *xp))
-    .collect();
-    assert_eq!(
-        rewards, expected,
-        "the contract's table (CUSTOM: set per call)"
-    );
-    let catalog = data["achievements"].as_array().unwrap();
-    let keys: Vec<&str> = catalog
-        .iter()
-        .map(|achievement| achievement["key"].as_str().unwrap())
+    assert_eq!(data["xpRewards"], json!(table));
+    let catalog: Vec<serde_json::Value> = achievements()
+        .map(|achievement| json!({ "key": achievement.code, "name": achievement.name, "description": achievement.description, "earnedAt": null }))
         .collect();
+    assert_eq!(data["achievements"], json!(catalog));
     assert_eq!(
-        keys,
-        [
-            "FIRST_STORY",
-            "STORYTELLER",
-            "FIRST_PUBLISH",
-            "CROWD_PLEASER",
-            "CONVERSATION_STARTER",
-            "SOCIAL_BUTTERFLY",
-            "CHARACTER_DESIGNER",
-            "BOOKWORM",
-            "TEAM_PLAYER",
-            "RISING_STAR"
-        ]
+        data["achievements"][0],
+        json!({ "key": "FIRST_STORY", "name": "First Story", "description": "Create your first story", "earnedAt": null })
     );
-    assert_eq!(
-        catalog[0],
-        json!({ "key": "FIRST_STORY", "name": "First Story", "earnedAt": null })
-    );
-    assert!(
-        catalog
-            .iter()
-            .all(|achievement| achievement["earnedAt"].is_null()),
-        "the catalog has no earnedAt: {catalog:?}"
-    );
+    assert_eq!(data["achievements"][9]["key"], "RISING_STAR");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -279,11 +255,12 @@ async fn xp_history_pages_newest_first() {
         .ok(Some(&alice.token), query, json!({ "after": null }))
         .await;
     let history = &first["me"]["xpHistory"];
+    let created = pays(XpAction::StoryCreated);
     assert_eq!(
         history["nodes"],
         json!([
-            { "action": "STORY_CREATED", "xpGained": 100, "reason": null },
-            { "action": "STORY_CREATED", "xpGained": 100, "reason": null }
+            { "action": "STORY_CREATED", "xpGained": created, "reason": null },
+            { "action": "STORY_CREATED", "xpGained": created, "reason": null }
         ])
     );
     assert_eq!(history["pageInfo"]["hasNextPage"], true);
@@ -297,8 +274,8 @@ async fn xp_history_pages_newest_first() {
     assert_eq!(
         second["me"]["xpHistory"]["nodes"],
         json!([
-            { "action": "ACHIEVEMENT_EARNED", "xpGained": 30, "reason": "Achievement unlocked: First Story" },
-            { "action": "STORY_CREATED", "xpGained": 100, "reason": null }
+            { "action": "ACHIEVEMENT_EARNED", "xpGained": pays(XpAction::AchievementEarned), "reason": "Achievement unlocked: First Story" },
+            { "action": "STORY_CREATED", "xpGained": created, "reason": null }
         ])
     );
     assert_eq!(second["me"]["xpHistory"]["pageInfo"]["hasNextPage"], false);

@@ -90,7 +90,7 @@ fn cluster_with_template() -> &'static ManagedCluster {
                     storyxp::db::create_database(&admin, TEMPLATE, None)
                         .await
                         .expect("creating the template");
-                    storyxp::db::migrate(&template)
+                    storyxp::db::setup::migrate(&template)
                         .await
                         .expect("migrating the template");
                     use diesel_async::{AsyncConnection, RunQueryDsl};
