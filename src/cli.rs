@@ -51,7 +51,7 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Stories per transaction.
-        #[arg(long, default_value_t = crate::legacy::backfill::DEFAULT_BATCH_SIZE)]
+        #[arg(long, default_value_t = crate::domain::legacy::backfill::DEFAULT_BATCH_SIZE)]
         batch_size: i64,
     },
     /// Import users and stories from `manage.py dumpdata auth.user storybook.story` output.

@@ -1,31 +1,23 @@
 //! storyxp: a GraphQL API server for the persistent XP and levels system of a
 //! story-writing app. See ARCHITECTURE.md for the map.
 
-pub mod accounts;
-pub mod admin;
 pub mod auth;
-pub mod characters;
+pub mod batching;
 pub mod cli;
-pub mod collaborations;
-pub mod comments;
 pub mod db;
+pub mod domain;
 pub mod error;
-pub mod friends;
 pub mod graphql;
 pub mod http;
-pub mod leaderboard;
-pub mod legacy;
 pub mod live;
 pub mod metrics;
-pub mod notifications;
 pub mod server;
-pub mod sessions;
-pub mod stories;
 pub mod telemetry;
 pub mod xp;
 
 use cli::{Cli, Command};
 use db::setup::{Database, jwt_secret};
+use domain::{admin, legacy};
 
 /// Runs one command of the binary to completion.
 pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::auth::TokenKeys;
 use crate::auth::throttle::AuthThrottle;
 use crate::db;
+use crate::domain::stories::likes::Likes;
 use crate::graphql::documents::Documents;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::{Endpoint, ServerData, build_schema};
@@ -97,7 +98,8 @@ pub fn state_with(
     let documents = Arc::new(Documents::default());
     let data = ServerData {
         pool: Some(pool.clone()),
-        loaders: Some(Loaders::new(&pool, &metrics)),
+        loaders: Some(Loaders::new(&pool)),
+        likes: Some(Likes::new(&pool, &metrics)),
         keys: Some(keys.clone()),
         hub: Some(live.clone()),
         throttle: Some(throttle),

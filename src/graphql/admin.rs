@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object};
 
 use super::context::{caller, connection, count_awards, parse_id};
 use super::xp::XpAward;
-use crate::admin::{self, ManualAward};
+use crate::domain::admin::{self, ManualAward};
 use crate::error::AppError;
 use crate::xp::XpAction;
 

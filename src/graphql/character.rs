@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::context::{caller, connection, count_awards};
 use super::xp::XpAward;
-use crate::characters::{self, CharacterRecord};
+use crate::domain::characters::{self, CharacterRecord};
 use crate::error::AppError;
 
 pub struct Character(pub CharacterRecord);

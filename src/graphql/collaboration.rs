@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 
 use super::context::{caller, connection, count_awards, parse_id};
 use super::story::{Story, StoryPayload};
-use crate::collaborations;
+use crate::domain::social::collaborations;
 use crate::error::AppError;
 
 /// The result of inviteCollaborator or acceptCollaboration.

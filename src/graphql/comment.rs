@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::context::{caller, connection, count_awards, parse_id};
 use super::user::{User, load_user};
 use super::xp::XpAward;
-use crate::comments::{self, CommentRecord};
+use crate::domain::stories::comments::{self, CommentRecord};
 use crate::error::AppError;
 
 pub struct Comment(pub CommentRecord);

@@ -29,7 +29,7 @@ pub fn token_keys<'a>(ctx: &Context<'a>) -> Result<&'a TokenKeys, AppError> {
 }
 
 /// Counts awards that have committed in the server's metrics (a schema without them, as
-/// print-schema's, counts nothing). Likes are counted by their batch (`LikeBatch`).
+/// print-schema's, counts nothing). Likes are counted by their batch (`domain::stories::likes`).
 pub fn count_awards<'a>(ctx: &Context<'_>, awards: impl IntoIterator<Item = &'a Award>) {
     if let Some(metrics) = ctx.data_opt::<Metrics>() {
         metrics.count_awards(awards);

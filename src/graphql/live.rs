@@ -5,9 +5,9 @@ use futures_util::stream::BoxStream;
 
 use super::context::{caller, connection};
 use super::notification::Notification;
+use crate::domain::notifications;
 use crate::error::AppError;
 use crate::live::{self, LiveHub};
-use crate::notifications;
 
 /// A level-up of the subscribed user.
 pub struct LevelUpEvent(pub live::LevelUpEvent);

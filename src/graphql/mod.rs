@@ -26,6 +26,7 @@ use chrono::{DateTime, Utc};
 use crate::auth::TokenKeys;
 use crate::auth::throttle::AuthThrottle;
 use crate::db::DbPool;
+use crate::domain::stories::likes::Likes;
 use crate::graphql::documents::Documents;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::notification::Notification;
@@ -86,6 +87,8 @@ pub enum Endpoint {
 pub struct ServerData {
     pub pool: Option<DbPool>,
     pub loaders: Option<Loaders>,
+    /// The domain's like writer (likes of concurrent requests in one transaction).
+    pub likes: Option<Likes>,
     pub keys: Option<TokenKeys>,
     pub hub: Option<LiveHub>,
     pub throttle: Option<Arc<AuthThrottle>>,
@@ -109,6 +112,7 @@ pub fn build_schema(endpoint: Endpoint, data: ServerData) -> AppSchema {
     let ServerData {
         pool,
         loaders,
+        likes,
         keys,
         hub,
         throttle,
@@ -129,6 +133,9 @@ pub fn build_schema(endpoint: Endpoint, data: ServerData) -> AppSchema {
     }
     if let Some(loaders) = loaders {
         builder = builder.data(loaders);
+    }
+    if let Some(likes) = likes {
+        builder = builder.data(likes);
     }
     if let Some(keys) = keys {
         builder = builder.data(keys);

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use super::context::{caller, connection, parse_id};
 use super::pagination::{IdCursor, PageRequest};
 use super::xp::Achievement;
+use crate::domain::notifications::{self, NotificationRecord};
 use crate::error::AppError;
-use crate::notifications::{self, NotificationRecord};
 use crate::xp::AchievementKey;
 
 /// What a notification is about.

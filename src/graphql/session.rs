@@ -6,8 +6,8 @@ use chrono::Utc;
 use super::context::{caller, connection, throttle_auth, token_keys};
 use super::user::{AuthPayload, User};
 use crate::auth::Session;
+use crate::domain::accounts::sessions;
 use crate::error::AppError;
-use crate::sessions;
 
 /// The input of `changePassword`.
 #[derive(InputObject)]

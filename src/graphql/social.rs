@@ -5,9 +5,9 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 use super::context::{caller, connection, count_awards, parse_id};
 use super::user::User;
 use super::xp::XpAward;
+use crate::domain::social::friends::{self, FriendshipStatus};
+use crate::domain::social::leaderboard::{self, LeaderboardScope};
 use crate::error::AppError;
-use crate::friends::{self, FriendshipStatus};
-use crate::leaderboard::{self, LeaderboardScope};
 
 /// The result of addFriend.
 #[derive(SimpleObject)]

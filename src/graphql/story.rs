@@ -12,8 +12,9 @@ use super::loaders::{loaders, shared_error};
 use super::pagination::{IdCursor, PageRequest};
 use super::user::{User, load_user};
 use super::xp::XpAward;
+use crate::domain::stories::likes::Likes;
+use crate::domain::stories::{self, LikeRequest, StoryHeader, StoryOutcome, StoryRecord};
 use crate::error::AppError;
-use crate::stories::{self, LikeRequest, StoryHeader, StoryOutcome, StoryRecord};
 
 pub struct Story {
     record: StoryHeader,
@@ -249,13 +250,10 @@ impl StoryMutation {
     ) -> Result<StoryPayload, AppError> {
         let id = parse_id(&id, "story")?;
         let like = LikeRequest::new(id, caller(ctx).require_user()?);
-        let outcome = loaders(ctx)?
-            .likes()
-            .load_one(like)
-            .await
-            .map_err(shared_error)?
-            .ok_or_else(|| AppError::not_found("story"))?
-            .map_err(shared_error)?;
+        let likes = ctx
+            .data_opt::<Likes>()
+            .ok_or_else(|| AppError::Internal("no like writer in the schema".into()))?;
+        let outcome = likes.like(like).await.map_err(shared_error)?;
         Ok(outcome.into())
     }
 

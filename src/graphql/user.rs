@@ -9,9 +9,9 @@ use super::context::{caller, connection, parse_id, throttle_auth, token_keys};
 use super::loaders::{loaders, shared_error};
 use super::pagination::{IdCursor, PageRequest};
 use super::xp::{Achievement, XpEvent};
-use crate::accounts::{self, SignUp, UserRecord};
+use crate::domain::accounts::sessions;
+use crate::domain::accounts::{self, SignUp, UserRecord};
 use crate::error::AppError;
-use crate::sessions;
 use crate::xp::{ledger, level};
 
 pub struct User(pub UserRecord);

@@ -72,7 +72,7 @@ async fn listen_once(
         ))
         .await?;
     // Listening first, then loading: a session ended in between arrives both ways.
-    for event in crate::sessions::ended_sessions(&client).await? {
+    for event in crate::domain::accounts::sessions::ended_sessions(&client).await? {
         sessions.apply(event, crate::auth::token::now());
     }
     hub.mark_listening();

@@ -614,7 +614,7 @@ async fn a_like_scans_no_whole_table_after_its_plans_were_cached_on_empty_tables
 /// gets its own outcome, for its own story.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_big_batch_of_likes_gives_each_like_its_own_outcome() {
-    use storyxp::stories::{LikeRequest, MAX_LIKES_PER_TRANSACTION, like_many};
+    use storyxp::domain::stories::{LikeRequest, MAX_LIKES_PER_TRANSACTION, like_many};
     let app = TestApp::spawn().await;
     let writer = app.sign_up("writer").await;
     let likers = sign_up_many(&app, "liker", 10).await;

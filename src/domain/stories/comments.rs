@@ -6,8 +6,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::auth::Caller;
 use crate::db::schema::comments;
+use crate::domain::stories::require_visible;
 use crate::error::AppError;
-use crate::stories::require_visible;
 use crate::xp::rules::Subject;
 use crate::xp::{Award, AwardRequest, XpAction, award};
 

@@ -4,8 +4,8 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::accounts::{self, UserRecord};
 use crate::db::schema::friend_requests;
+use crate::domain::accounts::{self, UserRecord};
 use crate::error::AppError;
 use crate::xp::rules::Subject;
 use crate::xp::{Award, AwardRequest, XpAction, award};

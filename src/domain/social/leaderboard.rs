@@ -4,7 +4,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::accounts::UserRecord;
+use crate::domain::accounts::UserRecord;
 use crate::error::AppError;
 
 /// Whom a leaderboard ranks.

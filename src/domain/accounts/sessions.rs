@@ -12,10 +12,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bytea, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::accounts::{UserRecord, validate_password};
 use crate::auth::revocations::{Revocations, SessionEvent};
 use crate::auth::{Session, password};
 use crate::db::schema::users;
+use crate::domain::accounts::{UserRecord, validate_password};
 use crate::error::{AppError, ThrottleScope};
 
 /// Failed passwords allowed per account within `FAILURE_WINDOW`, from any address.

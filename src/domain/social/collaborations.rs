@@ -4,11 +4,11 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::accounts;
 use crate::auth::Caller;
 use crate::db::schema::{collaborators, stories};
+use crate::domain::accounts;
+use crate::domain::stories::{StoryOutcome, StoryRecord, require_visible};
 use crate::error::AppError;
-use crate::stories::{StoryOutcome, StoryRecord, require_visible};
 use crate::xp::rules::Subject;
 use crate::xp::{Award, AwardRequest, XpAction, award};
 

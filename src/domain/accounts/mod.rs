@@ -1,4 +1,6 @@
-//! Accounts: signing up, logging in, and loading users.
+//! Accounts: signing up and loading users; `sessions` logs them in and out.
+
+pub mod sessions;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use tokio::sync::mpsc;
 
-use crate::accounts::validate_username;
-use crate::stories::{CONTENT_MAX_CHARS, TITLE_MAX_CHARS};
+use crate::domain::accounts::validate_username;
+use crate::domain::stories::{CONTENT_MAX_CHARS, TITLE_MAX_CHARS};
 
 /// Rows sent to the database per statement.
 const BATCH: usize = 500;

@@ -3,8 +3,8 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::accounts;
 use crate::db::schema::users;
+use crate::domain::accounts;
 use crate::error::AppError;
 use crate::xp::rules::Subject;
 use crate::xp::{Award, AwardRequest, XpAction, award};

@@ -1,5 +1,8 @@
 //! Stories and likes: writing, publishing, liking, deleting, and who may see what.
 
+pub mod comments;
+pub mod likes;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -258,7 +261,7 @@ pub const MAX_LIKES_PER_TRANSACTION: usize = 64;
 /// as a batch's answers are).
 pub type LikeResult = Result<StoryOutcome, Arc<AppError>>;
 
-/// Likes stories (`graphql::loaders::LikeBatch` gathers concurrent ones): their authors
+/// Likes stories (`likes::Likes` gathers concurrent ones): their authors
 /// earn STORY_LIKED once per liker, ever (own likes earn nothing). One statement and one
 /// transaction (`like_stories`) per MAX_LIKES_PER_TRANSACTION likes, so one commit makes
 /// them all durable. A like of a story its liker may not see has no entry.

@@ -1,0 +1,11 @@
+//! The domain: what writers do (write, like, comment, read, befriend, collaborate) and
+//! what it means, each action one transaction that calls `xp::award` for its XP. One
+//! folder per idea; nothing here knows GraphQL, HTTP or the command line.
+
+pub mod accounts;
+pub mod admin;
+pub mod characters;
+pub mod legacy;
+pub mod notifications;
+pub mod social;
+pub mod stories;
