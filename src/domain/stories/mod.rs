@@ -1,5 +1,8 @@
 //! Stories and likes: writing, publishing, liking, deleting, and who may see what.
 
+mod calls;
+
+use calls::{CreateCall, LikesCall, StoryActionResult};
 pub mod comments;
 pub mod likes;
 
@@ -8,18 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
-use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types as sql;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::auth::Caller;
 use crate::db::schema::{stories, story_likes, story_reads};
 use crate::error::AppError;
-use crate::xp::award::{
-    AchievementCandidates, MaybeAwardColumns, MaybeAwardSql, award_from_columns,
-};
+use crate::xp::award::AchievementCandidates;
 use crate::xp::rules::Subject;
 use crate::xp::{Award, AwardRequest, XpAction, award};
 
@@ -405,116 +403,4 @@ pub async fn like_counts(
         .select((story_likes::story_id, diesel::dsl::count_star()))
         .load(connection)
         .await?)
-}
-
-/// The two hottest actions run as one statement each: the SQL functions `create_story`
-/// and `like_stories` (a batch of likes, `like_story` each; migrations/) do the writes,
-/// read their rule from `xp_rules` (amount, recipient, own-story rule) and call
-/// `award_xp` in the statement's own transaction, one round trip in all. Each call has
-/// a static query id, so a connection prepares it once.
-struct CreateCall {
-    author: i64,
-    title: String,
-    content: String,
-    candidates: AchievementCandidates,
-}
-
-struct LikesCall {
-    stories: Vec<i64>,
-    likers: Vec<i64>,
-    subjects: Vec<String>,
-    candidates: AchievementCandidates,
-}
-
-type StoryActionSql = (
-    (
-        sql::BigInt,
-        sql::BigInt,
-        sql::Text,
-        sql::Bool,
-        sql::Timestamptz,
-    ),
-    MaybeAwardSql,
-    sql::BigInt,
-);
-
-macro_rules! story_action_columns {
-    () => {
-        "id, author_id, title, published, created_at, recipient_id, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count"
-    };
-}
-
-const RETURNED: &str = concat!("SELECT ", story_action_columns!(), " FROM ");
-
-/// A row of `create_story` / `like_story`: the story without its text, the award
-/// columns (the recipient and the award; NULL when nothing was earned), the story's
-/// like count.
-#[derive(Queryable)]
-struct StoryActionResult {
-    story: StoryHeader,
-    award: MaybeAwardColumns,
-    like_count: i64,
-}
-
-impl StoryActionResult {
-    fn into_outcome(self, action: XpAction, content: Option<String>) -> StoryOutcome {
-        StoryOutcome {
-            award: award_from_columns(action, self.award),
-            story: self.story,
-            content,
-            like_count: Some(self.like_count),
-        }
-    }
-}
-
-impl QueryId for CreateCall {
-    type QueryId = CreateCall;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for CreateCall {
-    type SqlType = StoryActionSql;
-}
-
-impl QueryId for LikesCall {
-    type QueryId = LikesCall;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-/// Each row: the position of its like in the call (1-based), then a story action row.
-impl Query for LikesCall {
-    type SqlType = (sql::BigInt, StoryActionSql);
-}
-
-impl QueryFragment<Pg> for CreateCall {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(RETURNED);
-        out.push_sql("create_story(");
-        out.push_bind_param::<sql::BigInt, _>(&self.author)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Text, _>(&self.title)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Text, _>(&self.content)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Text, _>(&Subject::STORY_PREFIX)?;
-        out.push_sql(", ");
-        self.candidates.push_last_bind(&mut out)
-    }
-}
-
-impl QueryFragment<Pg> for LikesCall {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(concat!(
-            "SELECT ord, ",
-            story_action_columns!(),
-            " FROM like_stories("
-        ));
-        out.push_bind_param::<sql::Array<sql::BigInt>, _>(&self.stories)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Array<sql::BigInt>, _>(&self.likers)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Array<sql::Text>, _>(&self.subjects)?;
-        out.push_sql(", ");
-        self.candidates.push_last_bind(&mut out)
-    }
 }
