@@ -167,6 +167,9 @@ const FAKE_OID: u32 = 0;
 pub struct AsyncPgConnection {
     conn: tokio_postgres::Client,
     stmt_cache: Mutex<StatementCache<diesel::pg::Pg, Statement>>,
+    // storyxp: false once the statement cache is disabled; then nothing is prepared
+    // (see `PreparedQuery`)
+    prepare_statements: bool,
     transaction_state: Mutex<AnsiTransactionManager>,
     metadata_cache: Mutex<PgMetadataCache>,
     connection_future: Option<broadcast::Receiver<Arc<tokio_postgres::Error>>>,
@@ -324,6 +327,7 @@ impl AsyncConnection for AsyncPgConnection {
     }
 
     fn set_prepared_statement_cache_size(&mut self, size: CacheSize) {
+        self.prepare_statements = size != CacheSize::Disabled;
         self.stmt_cache.get_mut().set_cache_size(size)
     }
 }
@@ -336,12 +340,29 @@ impl Drop for AsyncPgConnection {
     }
 }
 
+/// How a query runs (storyxp): as a statement prepared beforehand (cached or not), or,
+/// with the statement cache disabled, as the unnamed statement, parsed, bound, described
+/// and executed under a single Sync. That is one round trip instead of two, and nothing
+/// outlives it in the session: what a transaction-pooling PgBouncer needs, which may
+/// hand the next Sync's messages to another PostgreSQL session.
+enum PreparedQuery {
+    Named(Statement),
+    Unnamed { sql: String, types: Vec<Type> },
+}
+
 async fn load_prepared(
     conn: &tokio_postgres::Client,
-    stmt: Statement,
+    query: PreparedQuery,
     binds: Vec<ToSqlHelper>,
 ) -> QueryResult<BoxStream<'static, QueryResult<PgRow>>> {
-    let res = conn.query_raw(&stmt, binds).await.map_err(ErrorHelper)?;
+    let res = match query {
+        PreparedQuery::Named(stmt) => conn.query_raw(&stmt, binds).await,
+        PreparedQuery::Unnamed { sql, types } => {
+            conn.query_typed_raw(&sql, binds.into_iter().zip(types))
+                .await
+        }
+    }
+    .map_err(ErrorHelper)?;
 
     Ok(res
         .map_err(|e| diesel::result::Error::from(ErrorHelper(e)))
@@ -351,17 +372,27 @@ async fn load_prepared(
 
 async fn execute_prepared(
     conn: &tokio_postgres::Client,
-    stmt: Statement,
+    query: PreparedQuery,
     binds: Vec<ToSqlHelper>,
 ) -> QueryResult<usize> {
-    let binds = binds
-        .iter()
-        .map(|b| b as &(dyn ToSql + Sync))
-        .collect::<Vec<_>>();
-
-    let res = tokio_postgres::Client::execute(conn, &stmt, &binds as &[_])
-        .await
-        .map_err(ErrorHelper)?;
+    let res = match query {
+        PreparedQuery::Named(stmt) => {
+            let binds = binds
+                .iter()
+                .map(|b| b as &(dyn ToSql + Sync))
+                .collect::<Vec<_>>();
+            tokio_postgres::Client::execute(conn, &stmt, &binds as &[_]).await
+        }
+        PreparedQuery::Unnamed { sql, types } => {
+            let binds = binds
+                .iter()
+                .zip(types)
+                .map(|(b, t)| (b as &(dyn ToSql + Sync), t))
+                .collect::<Vec<_>>();
+            conn.execute_typed(&sql, &binds).await
+        }
+    }
+    .map_err(ErrorHelper)?;
     res.try_into()
         .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
 }
@@ -506,6 +537,7 @@ impl AsyncPgConnection {
         let mut conn = Self {
             conn,
             stmt_cache: Mutex::new(StatementCache::new()),
+            prepare_statements: true,
             transaction_state: Mutex::new(AnsiTransactionManager::default()),
             metadata_cache: Mutex::new(PgMetadataCache::new()),
             connection_future,
@@ -525,14 +557,13 @@ impl AsyncPgConnection {
     }
 
     async fn set_config_options(&mut self) -> QueryResult<()> {
-        use crate::run_query_dsl::RunQueryDsl;
-
-        futures_util::future::try_join(
-            diesel::sql_query("SET TIME ZONE 'UTC'").execute(&mut &*self),
-            diesel::sql_query("SET CLIENT_ENCODING TO 'UTF8'").execute(&mut &*self),
+        // storyxp: one simple query, so that no statement is prepared before the cache
+        // can be disabled (and one round trip instead of two prepared statements)
+        crate::SimpleAsyncConnection::batch_execute(
+            self,
+            "SET TIME ZONE 'UTC'; SET CLIENT_ENCODING TO 'UTF8'",
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     fn run_with_connection_future<'a, R: 'a>(
@@ -546,7 +577,7 @@ impl AsyncPgConnection {
     fn with_prepared_statement<'a, T, F, R>(
         &'a self,
         query: T,
-        callback: fn(&'a tokio_postgres::Client, Statement, Vec<ToSqlHelper>) -> F,
+        callback: fn(&'a tokio_postgres::Client, PreparedQuery, Vec<ToSqlHelper>) -> F,
     ) -> BoxFuture<'a, QueryResult<R>>
     where
         T: QueryFragment<diesel::pg::Pg> + QueryId,
@@ -580,7 +611,7 @@ impl AsyncPgConnection {
 
     fn with_prepared_statement_after_sql_built<'a, F, R>(
         &'a self,
-        callback: fn(&'a tokio_postgres::Client, Statement, Vec<ToSqlHelper>) -> F,
+        callback: fn(&'a tokio_postgres::Client, PreparedQuery, Vec<ToSqlHelper>) -> F,
         is_safe_to_cache_prepared: QueryResult<bool>,
         query_id: Option<std::any::TypeId>,
         to_sql_result: QueryResult<()>,
@@ -592,6 +623,7 @@ impl AsyncPgConnection {
         R: Send,
     {
         let raw_connection = &self.conn;
+        let prepare_statements = self.prepare_statements;
         let stmt_cache = &self.stmt_cache;
         let metadata_cache = &self.metadata_cache;
         let tm = &self.transaction_state;
@@ -661,14 +693,21 @@ impl AsyncPgConnection {
                         })?;
                 }
             }
-            let stmt = {
+            let query = if !prepare_statements {
+                let types = bind_collector
+                    .metadata
+                    .iter()
+                    .map(type_from_oid)
+                    .collect::<QueryResult<Vec<_>>>()?;
+                PreparedQuery::Unnamed { sql: sql.clone(), types }
+            } else {
                 let mut stmt_cache = stmt_cache.lock().await;
                 let helper = QueryFragmentHelper {
                     sql: sql.clone(),
                     safe_to_cache: is_safe_to_cache_prepared,
                 };
                 let instrumentation = Arc::clone(&instrumentation);
-                stmt_cache
+                let stmt = stmt_cache
                     .cached_statement_non_generic(
                         query_id,
                         &helper,
@@ -685,7 +724,8 @@ impl AsyncPgConnection {
                     )
                     .await?
                     .0
-                    .clone()
+                    .clone();
+                PreparedQuery::Named(stmt)
             };
 
             let binds = bind_collector
@@ -694,7 +734,7 @@ impl AsyncPgConnection {
                 .zip(bind_collector.binds)
                 .map(|(meta, bind)| ToSqlHelper(meta, bind))
                 .collect::<Vec<_>>();
-                callback(raw_connection, stmt.clone(), binds).await
+                callback(raw_connection, query, binds).await
             };
             let res = res.await;
             let mut tm = tm.lock().await;
