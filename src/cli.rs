@@ -64,6 +64,27 @@ pub struct DatabaseArgs {
     /// PostgreSQL connection string. Absent: storyxp runs its own cluster in the data dir.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+    /// What DATABASE_URL leads to: PostgreSQL itself (or a session-pooling PgBouncer), or
+    /// a transaction-pooling PgBouncer; with `transaction` storyxp prepares no statements
+    /// and STORYXP_LISTEN_DATABASE_URL is required.
+    #[arg(
+        long,
+        env = "STORYXP_DATABASE_POOLER",
+        value_enum,
+        default_value_t = DatabasePooler::None,
+        global = true
+    )]
+    pub database_pooler: DatabasePooler,
+    /// PostgreSQL connection string of the one LISTEN connection (live level-ups, ended
+    /// sessions). It needs a session of its own: behind a transaction-pooling PgBouncer,
+    /// point it at PostgreSQL directly [default: DATABASE_URL].
+    #[arg(
+        long,
+        env = "STORYXP_LISTEN_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub listen_database_url: Option<String>,
     /// Directory of the managed PostgreSQL cluster and the generated JWT secret.
     #[arg(
         long,
@@ -72,6 +93,25 @@ pub struct DatabaseArgs {
         global = true
     )]
     pub data_dir: PathBuf,
+}
+
+/// A connection pooler between storyxp and PostgreSQL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatabasePooler {
+    /// None, or one that keeps a session per client (PgBouncer's `pool_mode = session`).
+    #[default]
+    None,
+    /// PgBouncer's `pool_mode = transaction`.
+    Transaction,
+}
+
+impl From<DatabasePooler> for crate::db::Pooler {
+    fn from(pooler: DatabasePooler) -> Self {
+        match pooler {
+            DatabasePooler::None => Self::None,
+            DatabasePooler::Transaction => Self::Transaction,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -112,7 +152,7 @@ pub struct ServeArgs {
 mod tests {
     use clap::Parser;
 
-    use super::Cli;
+    use super::{Cli, DatabasePooler};
     use crate::telemetry::LogFormat;
 
     #[test]
@@ -127,6 +167,38 @@ mod tests {
         assert!(
             error.contains("invalid value 'xml' for '--log-format <LOG_FORMAT>'")
                 && error.contains("[possible values: text, json]"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_pooler_is_none_or_transaction_and_the_listen_url_is_optional() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["storyxp", "serve"], args].concat());
+        let defaults = parse(&[]).unwrap().database;
+        assert_eq!(defaults.database_pooler, DatabasePooler::None);
+        assert_eq!(defaults.listen_database_url, None);
+        let behind = parse(&[
+            "--database-pooler",
+            "transaction",
+            "--listen-database-url",
+            "host=/run/postgresql dbname=storyxp",
+        ])
+        .unwrap()
+        .database;
+        assert_eq!(behind.database_pooler, DatabasePooler::Transaction);
+        assert_eq!(
+            crate::db::Pooler::from(behind.database_pooler),
+            crate::db::Pooler::Transaction
+        );
+        assert_eq!(
+            behind.listen_database_url.as_deref(),
+            Some("host=/run/postgresql dbname=storyxp")
+        );
+        let error = parse(&["--database-pooler", "statement"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("[possible values: none, transaction]"),
             "{error}"
         );
     }

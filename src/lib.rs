@@ -57,14 +57,17 @@ async fn run_async(
         Command::Serve => {
             // Check the configuration before starting anything.
             let secret = jwt_secret(&database_args, serve_args.jwt_secret.as_deref())?;
-            let database = Database::open(&database_args).await?;
             let options = server::ServerOptions {
                 cors_origins: serve_args.cors_origins.clone(),
                 auth_attempts_per_minute: serve_args.auth_attempts_per_minute,
                 pool_size: serve_args
                     .pool_size
                     .unwrap_or_else(server::default_pool_size),
+                pooler: database_args.database_pooler.into(),
+                listen_database_url: database_args.listen_database_url.clone(),
             };
+            options.check()?;
+            let database = Database::open(&database_args).await?;
             let result = serve(&database, &secret, serve_args.addr, options).await;
             database.close();
             result
@@ -78,7 +81,8 @@ async fn run_async(
         Command::PrintSchema => Ok(()),
         command => {
             let database = Database::open(&database_args).await?;
-            let result = run_maintenance(command, &database).await;
+            let result =
+                run_maintenance(command, &database, database_args.database_pooler.into()).await;
             database.close();
             result
         }
@@ -89,9 +93,9 @@ async fn run_async(
 async fn run_maintenance(
     command: Command,
     database: &Database,
+    pooler: db::Pooler,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use diesel_async::{AsyncConnection, AsyncPgConnection};
-    let mut connection = AsyncPgConnection::establish(&database.url).await?;
+    let mut connection = db::connect(&database.url, pooler).await?;
     match command {
         Command::GrantAdmin { username, revoke } => {
             admin::set_admin(&mut connection, &username, !revoke).await?;

@@ -56,6 +56,12 @@ pub struct ServerOptions {
     pub auth_attempts_per_minute: u32,
     /// Most PostgreSQL connections at once; further requests wait for one.
     pub pool_size: u16,
+    /// What the pool's database URL leads to (`STORYXP_DATABASE_POOLER`).
+    pub pooler: db::Pooler,
+    /// Where the one LISTEN connection goes (`STORYXP_LISTEN_DATABASE_URL`); it needs a
+    /// session of its own. None: the pool's database URL, refused behind a
+    /// transaction-pooling PgBouncer, which cannot carry LISTEN.
+    pub listen_database_url: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -64,7 +70,24 @@ impl Default for ServerOptions {
             cors_origins: Vec::new(),
             auth_attempts_per_minute: DEFAULT_AUTH_ATTEMPTS_PER_MINUTE,
             pool_size: default_pool_size(),
+            pooler: db::Pooler::None,
+            listen_database_url: None,
         }
+    }
+}
+
+impl ServerOptions {
+    /// Refuses options that cannot work together (before anything is started).
+    pub fn check(&self) -> Result<(), String> {
+        if self.pooler == db::Pooler::Transaction && self.listen_database_url.is_none() {
+            return Err(
+                "STORYXP_DATABASE_POOLER=transaction needs STORYXP_LISTEN_DATABASE_URL: LISTEN \
+                 needs a session of its own, which a transaction-pooling PgBouncer does not \
+                 keep; point it at PostgreSQL directly"
+                    .to_string(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -75,20 +98,31 @@ pub fn state_for(database_url: &str, secret: &[u8]) -> Result<AppState, String> 
     state_with(database_url, secret, ServerOptions::default())
 }
 
-/// Builds the state and starts the level-up listener (so: call inside a runtime).
+/// Builds the state and starts the level-up listener (so: call inside a runtime): the
+/// pool on `database_url`, the listener on `options.listen_database_url` (default: the
+/// same).
 pub fn state_with(
     database_url: &str,
     secret: &[u8],
     options: ServerOptions,
 ) -> Result<AppState, String> {
-    let pool = db::pool(database_url, usize::from(options.pool_size.max(1)))
-        .map_err(|error| error.to_string())?;
+    options.check()?;
+    let listen_database_url = options
+        .listen_database_url
+        .clone()
+        .unwrap_or_else(|| database_url.to_string());
+    let pool = db::pool_through(
+        database_url,
+        usize::from(options.pool_size.max(1)),
+        options.pooler,
+    )
+    .map_err(|error| error.to_string())?;
     let keys = TokenKeys::new(secret)?;
     let live = LiveHub::default();
     let throttle = Arc::new(AuthThrottle::per_minute(options.auth_attempts_per_minute));
     let metrics = Metrics::new().map_err(|error| format!("setting up metrics: {error}"))?;
     tokio::spawn(listener::listen(
-        database_url.to_string(),
+        listen_database_url,
         live.clone(),
         keys.revocations().clone(),
         metrics.clone(),
@@ -165,4 +199,26 @@ pub async fn shutdown_signal() {
         _ = terminate.recv() => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerOptions;
+    use crate::db::Pooler;
+
+    #[test]
+    fn a_transaction_pooler_needs_a_listen_url_of_its_own() {
+        let behind = |listen: Option<&str>| ServerOptions {
+            pooler: Pooler::Transaction,
+            listen_database_url: listen.map(str::to_string),
+            ..Default::default()
+        };
+        let error = behind(None).check().unwrap_err();
+        assert!(error.contains("STORYXP_LISTEN_DATABASE_URL"), "{error}");
+        assert_eq!(
+            behind(Some("host=/run/postgresql dbname=storyxp")).check(),
+            Ok(())
+        );
+        assert_eq!(ServerOptions::default().check(), Ok(()));
+    }
 }

@@ -4,12 +4,14 @@ pub mod cluster;
 pub mod schema;
 pub mod setup;
 
+use diesel::connection::CacheSize;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -28,13 +30,56 @@ pub enum DbSetupError {
     Pool(String),
 }
 
-/// A pool of at most `max_size` connections; connections are opened lazily.
+/// What sits between storyxp and PostgreSQL (`STORYXP_DATABASE_POOLER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Pooler {
+    /// Nothing, or a pooler that gives each client a session of its own (PgBouncer's
+    /// session mode): a connection prepares each statement once and keeps it (the hot
+    /// paths' static query ids).
+    #[default]
+    None,
+    /// PgBouncer's transaction mode: a client's consecutive transactions may run in
+    /// different PostgreSQL sessions, so nothing may outlive one. No statement is
+    /// prepared: each is parsed, bound and executed in one round trip, as PostgreSQL's
+    /// unnamed statement (see `connect`). Session state (LISTEN) must go elsewhere.
+    Transaction,
+}
+
+/// One connection to `database_url`, set up for the pooler in between.
+pub async fn connect(
+    database_url: &str,
+    pooler: Pooler,
+) -> diesel::ConnectionResult<AsyncPgConnection> {
+    let mut connection = AsyncPgConnection::establish(database_url).await?;
+    if pooler == Pooler::Transaction {
+        // With the cache disabled, diesel-async (as patched in vendor/diesel-async) sends
+        // each statement as Parse, Bind, Describe, Execute and one Sync: nothing named
+        // stays behind in a PostgreSQL session that the next transaction may not get.
+        connection.set_prepared_statement_cache_size(CacheSize::Disabled);
+    }
+    Ok(connection)
+}
+
+/// A pool of at most `max_size` connections straight to PostgreSQL; connections are
+/// opened lazily.
 pub fn pool(database_url: &str, max_size: usize) -> Result<DbPool, DbSetupError> {
+    pool_through(database_url, max_size, Pooler::None)
+}
+
+/// A pool of at most `max_size` connections to `database_url`, set up for `pooler`.
+pub fn pool_through(
+    database_url: &str,
+    max_size: usize,
+    pooler: Pooler,
+) -> Result<DbPool, DbSetupError> {
     // Fast recycling: a pooled connection is reused unless it is known to be broken
     // (closed socket, failed transaction); the default would ping PostgreSQL with a
     // `SELECT 1` on every checkout, a round trip per request.
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
+    if pooler != Pooler::None {
+        config.custom_setup = Box::new(move |url| connect(url, pooler).boxed());
+    }
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
@@ -85,7 +130,10 @@ pub(crate) async fn run_migrations(database_url: &str) -> Result<usize, DbSetupE
             .build()
             .map_err(|error| DbSetupError::Migrations(error.to_string()))?;
         runtime.block_on(async {
-            let connection = AsyncPgConnection::establish(&database_url).await?;
+            let mut connection = AsyncPgConnection::establish(&database_url).await?;
+            // Migrations run once: nothing to gain from prepared statements, and
+            // DATABASE_URL may lead to a transaction-pooling PgBouncer.
+            connection.set_prepared_statement_cache_size(CacheSize::Disabled);
             let mut harness = AsyncMigrationHarness::new(connection);
             let applied = harness
                 .run_pending_migrations(MIGRATIONS)

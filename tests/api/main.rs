@@ -15,6 +15,7 @@ mod legacy;
 mod live;
 mod logs;
 mod metrics;
+mod pooler;
 mod rules;
 mod schema;
 mod sessions;

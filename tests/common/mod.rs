@@ -330,9 +330,21 @@ impl TestApp {
         database_url: String,
         options: storyxp::server::ServerOptions,
     ) -> TestApp {
+        let pool_url = database_url.clone();
+        Self::spawn_behind(database_url, &pool_url, options).await
+    }
+
+    /// A server whose pool connects to `pool_url` (a connection pooler in front of
+    /// `database_url`; `options` say which and where the LISTEN connection goes), while
+    /// this TestApp's own checks (`sql`, the CLI) and the database's clean-up use
+    /// `database_url`.
+    pub async fn spawn_behind(
+        database_url: String,
+        pool_url: &str,
+        options: storyxp::server::ServerOptions,
+    ) -> TestApp {
         let holds_database = serve_database(&database_url);
-        let state =
-            storyxp::server::state_with(&database_url, SECRET, options).expect("server state");
+        let state = storyxp::server::state_with(pool_url, SECRET, options).expect("server state");
         let live = state.live.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
