@@ -37,10 +37,10 @@ async fn run(url: String) -> support::BenchResult {
         seeding.elapsed().as_secs_f64()
     );
 
-    let state = storyxp::server::state_for(&url, b"bench-secret-bench-secret-bench-secret!!")?;
+    let state = storyxp::app::server::state_for(&url, b"bench-secret-bench-secret-bench-secret!!")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(storyxp::server::serve(
+    tokio::spawn(storyxp::app::server::serve(
         listener,
         state,
         std::future::pending(),

@@ -9,8 +9,8 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = storyxp::cli::Cli::parse();
-    storyxp::telemetry::init(cli.log_format);
+    let cli = storyxp::app::cli::Cli::parse();
+    storyxp::app::telemetry::init(cli.log_format);
     match storyxp::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -26,7 +26,7 @@ where
             storyxp::db::create_database(&cluster.connection_string("postgres"), "bench", None)
                 .await?;
             let url = cluster.connection_string("bench");
-            storyxp::db::setup::migrate(&url).await?;
+            storyxp::app::setup::migrate(&url).await?;
             bench(url).await
         });
     let _ = cluster.stop();

@@ -2,7 +2,6 @@
 
 pub mod cluster;
 pub mod schema;
-pub mod setup;
 
 use diesel::connection::CacheSize;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};

@@ -6,13 +6,14 @@ pub mod collaboration;
 pub mod comment;
 pub mod context;
 pub mod documents;
+pub mod friend;
+pub mod leaderboard;
 pub mod limits;
 pub mod live;
 pub mod loaders;
 pub mod notification;
 pub mod pagination;
 pub mod session;
-pub mod social;
 pub mod story;
 pub mod user;
 pub mod xp;
@@ -44,7 +45,7 @@ pub struct Query(
     user::UserQuery,
     story::StoryQuery,
     xp::XpQuery,
-    social::SocialQuery,
+    leaderboard::LeaderboardQuery,
     notification::NotificationQuery,
 );
 
@@ -59,7 +60,7 @@ pub struct Mutation(
     story::StoryMutation,
     comment::CommentMutation,
     character::CharacterMutation,
-    social::FriendMutation,
+    friend::FriendMutation,
     collaboration::CollaborationMutation,
     admin::AdminMutation,
     notification::NotificationMutation,

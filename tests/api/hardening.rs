@@ -332,7 +332,7 @@ async fn an_over_complex_query_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn log_in_and_sign_up_are_throttled_per_address() {
     let database = crate::common::fresh_database().await;
-    let options = storyxp::server::ServerOptions {
+    let options = storyxp::app::server::ServerOptions {
         cors_origins: vec![],
         auth_attempts_per_minute: 3,
         ..Default::default()

@@ -149,7 +149,7 @@ async fn the_listener_reconnects_after_postgresql_restarts() {
     storyxp::db::create_database(&cluster.connection_string("postgres"), "restart", None)
         .await
         .unwrap();
-    storyxp::db::setup::migrate(&cluster.connection_string("restart"))
+    storyxp::app::setup::migrate(&cluster.connection_string("restart"))
         .await
         .unwrap();
     let app = TestApp::spawn_on(cluster.connection_string("restart")).await;

@@ -158,7 +158,7 @@ async fn metrics_are_prometheus_text_with_every_series_from_the_start() {
     assert_eq!(fresh.value("storyxp_listener_reconnects_total"), 0.0);
     assert_eq!(
         fresh.value("storyxp_db_pool_max_connections"),
-        f64::from(storyxp::server::default_pool_size())
+        f64::from(storyxp::app::server::default_pool_size())
     );
 
     // After a request the pool holds its connection, idle again.

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use storyxp::app::server::ServerOptions;
 use storyxp::db::Pooler;
-use storyxp::server::ServerOptions;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 use crate::common::{TestApp, fresh_database, run_dir, sign_up_many};

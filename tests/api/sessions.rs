@@ -15,7 +15,7 @@ fn wrong_log_in(login: &str) -> Value {
 }
 
 async fn throttled_app(attempts_per_minute: u32) -> TestApp {
-    let options = storyxp::server::ServerOptions {
+    let options = storyxp::app::server::ServerOptions {
         auth_attempts_per_minute: attempts_per_minute,
         ..Default::default()
     };

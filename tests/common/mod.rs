@@ -90,7 +90,7 @@ fn cluster_with_template() -> &'static ManagedCluster {
                     storyxp::db::create_database(&admin, TEMPLATE, None)
                         .await
                         .expect("creating the template");
-                    storyxp::db::setup::migrate(&template)
+                    storyxp::app::setup::migrate(&template)
                         .await
                         .expect("migrating the template");
                     use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -318,7 +318,7 @@ impl TestApp {
     /// Another server instance on an existing database.
     pub async fn spawn_on(database_url: String) -> TestApp {
         // Tests sign up many users from one address: throttling gets its own test.
-        let options = storyxp::server::ServerOptions {
+        let options = storyxp::app::server::ServerOptions {
             cors_origins: vec![ALLOWED_ORIGIN.to_string()],
             auth_attempts_per_minute: 100_000,
             ..Default::default()
@@ -328,7 +328,7 @@ impl TestApp {
 
     pub async fn spawn_with(
         database_url: String,
-        options: storyxp::server::ServerOptions,
+        options: storyxp::app::server::ServerOptions,
     ) -> TestApp {
         let pool_url = database_url.clone();
         Self::spawn_behind(database_url, &pool_url, options).await
@@ -341,17 +341,18 @@ impl TestApp {
     pub async fn spawn_behind(
         database_url: String,
         pool_url: &str,
-        options: storyxp::server::ServerOptions,
+        options: storyxp::app::server::ServerOptions,
     ) -> TestApp {
         let holds_database = serve_database(&database_url);
-        let state = storyxp::server::state_with(pool_url, SECRET, options).expect("server state");
+        let state =
+            storyxp::app::server::state_with(pool_url, SECRET, options).expect("server state");
         let live = state.live.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding a port");
         let addr = listener.local_addr().expect("local address");
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(storyxp::server::serve(listener, state, async move {
+        let server = tokio::spawn(storyxp::app::server::serve(listener, state, async move {
             let _ = signal.await;
         }));
         let app = TestApp {

@@ -8,10 +8,10 @@ use std::path::Path;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::DbSetupError;
-use super::cluster::{ClusterError, ManagedCluster};
+use crate::app::cli::DatabaseArgs;
 use crate::auth::token::MIN_SECRET_LEN;
-use crate::cli::DatabaseArgs;
+use crate::db::DbSetupError;
+use crate::db::cluster::{ClusterError, ManagedCluster};
 use crate::xp::rules_table;
 
 /// The database storyxp creates in its managed cluster.
@@ -58,7 +58,7 @@ impl Database {
                     started_here,
                 };
                 if let Some(cluster) = &database.cluster {
-                    super::create_database(
+                    crate::db::create_database(
                         &cluster.connection_string("postgres"),
                         MANAGED_DATABASE,
                         None,
@@ -92,7 +92,7 @@ impl Database {
 pub async fn migrate(database_url: &str) -> Result<usize, DbSetupError> {
     let mut connection = AsyncPgConnection::establish(database_url).await?;
     rules_table::define_level_function(&mut connection).await?;
-    let applied = super::run_migrations(database_url).await?;
+    let applied = crate::db::run_migrations(database_url).await?;
     rules_table::seed(&mut connection).await?;
     Ok(applied)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::telemetry::LogFormat;
+use crate::app::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -133,7 +133,7 @@ pub struct ServeArgs {
     )]
     pub cors_origins: Vec<String>,
     /// logIn and signUp calls allowed per client address per minute.
-    #[arg(long, env = "STORYXP_AUTH_ATTEMPTS_PER_MINUTE", default_value_t = crate::server::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE, global = true)]
+    #[arg(long, env = "STORYXP_AUTH_ATTEMPTS_PER_MINUTE", default_value_t = crate::app::server::DEFAULT_AUTH_ATTEMPTS_PER_MINUTE, global = true)]
     pub auth_attempts_per_minute: u32,
     /// Most PostgreSQL connections the server holds at once [default: 4 per CPU core, 4 to 32].
     #[arg(long, env = "STORYXP_POOL_SIZE", value_parser = clap::value_parser!(u16).range(1..=1000), global = true)]
@@ -153,7 +153,7 @@ mod tests {
     use clap::Parser;
 
     use super::{Cli, DatabasePooler};
-    use crate::telemetry::LogFormat;
+    use crate::app::telemetry::LogFormat;
 
     #[test]
     fn the_log_format_is_text_json_or_a_clear_error() {
@@ -215,7 +215,7 @@ mod tests {
             let error = parse(&["--pool-size", refused]).unwrap_err().to_string();
             assert!(error.contains("--pool-size"), "{error}");
         }
-        let default = crate::server::default_pool_size();
+        let default = crate::app::server::default_pool_size();
         assert!((4..=32).contains(&default), "{default}");
         assert_eq!(
             parse(&["--worker-threads", "3"])
@@ -227,11 +227,11 @@ mod tests {
         assert!(parse(&["--worker-threads", "0"]).is_err());
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         assert_eq!(
-            crate::server::default_worker_threads(Some("postgres://u@db.example.com/db")),
+            crate::app::server::default_worker_threads(Some("postgres://u@db.example.com/db")),
             cores
         );
         assert_eq!(
-            crate::server::default_worker_threads(None),
+            crate::app::server::default_worker_threads(None),
             (cores / 2).max(1)
         );
     }
