@@ -279,12 +279,25 @@ impl Metrics {
     /// XP, one ACHIEVEMENT_EARNED award per achievement it unlocked with its bonus (as
     /// the ledger has them), and a level-up if it raised the level.
     pub fn count_award(&self, award: &Award) {
-        let unlocked = i32::try_from(award.achievements.len()).unwrap_or(i32::MAX);
-        let bonus = XpAction::AchievementEarned
-            .xp()
-            .unwrap_or_default()
-            .saturating_mul(unlocked);
-        self.count_ledger_entries(award.action, 1, award.xp_gained.saturating_sub(bonus));
+        let (mut xp_gained, mut achievements) = (award.xp_gained, &award.achievements[..]);
+        if let Some(streak_bonus) = &award.streak_bonus {
+            self.count_award(streak_bonus);
+            xp_gained = xp_gained.saturating_sub(streak_bonus.xp_gained);
+            achievements = achievements
+                .get(streak_bonus.achievements.len()..)
+                .unwrap_or_default();
+        }
+        let unlocked = i32::try_from(achievements.len()).unwrap_or(i32::MAX);
+        let bonus = achievements
+            .iter()
+            .map(|key| {
+                key.achievement()
+                    .xp
+                    .or(XpAction::AchievementEarned.xp())
+                    .unwrap_or_default()
+            })
+            .fold(0i32, i32::saturating_add);
+        self.count_ledger_entries(award.action, 1, xp_gained.saturating_sub(bonus));
         if unlocked > 0 {
             self.count_ledger_entries(XpAction::AchievementEarned, unlocked, bonus);
         }
@@ -401,6 +414,8 @@ mod tests {
             achievements: vec![AchievementKey::CrowdPleaser, AchievementKey::RisingStar],
             awarded_at: Utc::now(),
             notification_id: Some(1),
+            entries: vec![1, 2, 3],
+            streak_bonus: None,
         });
         let text = metrics.render(&snapshot()).unwrap();
         let value = |series: &str| sample(&text, series).unwrap();

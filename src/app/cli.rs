@@ -146,6 +146,10 @@ pub struct ServeArgs {
     /// Secret for signing JWTs (at least 32 bytes). Required with DATABASE_URL.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
+    /// For tests only: let each HTTP request name its instant in `X-Storyxp-Now`
+    /// (RFC 3339); awards, streaks, quests, caps and timestamps then happen then.
+    #[arg(long, env = "STORYXP_TEST_CLOCK", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, global = true)]
+    pub test_clock: bool,
 }
 
 #[cfg(test)]

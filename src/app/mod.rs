@@ -60,6 +60,14 @@ async fn run_async(
                     .unwrap_or_else(server::default_pool_size),
                 pooler: database_args.database_pooler.into(),
                 listen_database_url: database_args.listen_database_url.clone(),
+                clock: if serve_args.test_clock {
+                    tracing::warn!(
+                        "STORYXP_TEST_CLOCK is on: requests may set their own time with X-Storyxp-Now; never run production like this"
+                    );
+                    crate::clock::Clock::test()
+                } else {
+                    crate::clock::Clock::real()
+                },
             };
             options.check()?;
             let database = Database::open(&database_args).await?;

@@ -62,6 +62,8 @@ pub struct ServerOptions {
     /// session of its own. None: the pool's database URL, refused behind a
     /// transaction-pooling PgBouncer, which cannot carry LISTEN.
     pub listen_database_url: Option<String>,
+    /// The real clock, or the test clock (`STORYXP_TEST_CLOCK`).
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for ServerOptions {
@@ -72,6 +74,7 @@ impl Default for ServerOptions {
             pool_size: default_pool_size(),
             pooler: db::Pooler::None,
             listen_database_url: None,
+            clock: crate::clock::Clock::real(),
         }
     }
 }
@@ -118,7 +121,7 @@ pub fn state_with(
     )
     .map_err(|error| error.to_string())?;
     let keys = TokenKeys::new(secret)?;
-    let live = LiveHub::default();
+    let live = LiveHub::registering(pool.clone());
     let throttle = Arc::new(AuthThrottle::per_minute(options.auth_attempts_per_minute));
     let metrics = Metrics::new().map_err(|error| format!("setting up metrics: {error}"))?;
     tokio::spawn(listener::listen(
@@ -133,12 +136,13 @@ pub fn state_with(
     let data = ServerData {
         pool: Some(pool.clone()),
         loaders: Some(Loaders::new(&pool)),
-        likes: Some(Likes::new(&pool, &metrics)),
+        likes: Some(Likes::new(&pool, &metrics, options.clock)),
         keys: Some(keys.clone()),
         hub: Some(live.clone()),
         throttle: Some(throttle),
         documents: Some(documents.clone()),
         metrics: Some(metrics.clone()),
+        clock: options.clock,
     };
     Ok(AppState {
         schema: build_schema(Endpoint::Http, data.clone()),
@@ -150,6 +154,7 @@ pub fn state_with(
         live,
         metrics,
         cors_origins: Arc::new(options.cors_origins),
+        clock: options.clock,
     })
 }
 
@@ -179,6 +184,7 @@ pub async fn serve(
         .with_graceful_shutdown(signal)
         .await?;
     live.wait_for_sockets(SOCKET_DRAIN).await;
+    live.unregister_all().await;
     Ok(())
 }
 

@@ -44,6 +44,28 @@ pub enum Pooler {
     Transaction,
 }
 
+/// `storyxp_now()`, the SQL clock (the test clock's instant when one is set), as a
+/// value to write into a timestamp column.
+pub fn clock_now()
+-> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
+    diesel::dsl::sql("storyxp_now()")
+}
+
+/// Sets the instant `storyxp_now()` returns on this connection (its session; None: the
+/// real clock). Only the test clock calls it; a pooled connection keeps it until the
+/// next checkout sets it again.
+pub async fn set_clock(
+    connection: &mut AsyncPgConnection,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> diesel::QueryResult<()> {
+    let text = now.map(|now| now.to_rfc3339()).unwrap_or_default();
+    diesel::sql_query("SELECT set_config('storyxp.now', $1, false)")
+        .bind::<diesel::sql_types::Text, _>(text)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
 /// One connection to `database_url`, set up for the pooler in between.
 pub async fn connect(
     database_url: &str,

@@ -78,6 +78,8 @@ pub async fn award_manually(
                 amount: request.amount,
                 reason,
                 notify: request.notify,
+                // An admin's award is never capped (nor deduplicated).
+                caps: false,
             };
             award(connection, award_request).await?.ok_or_else(|| {
                 AppError::Internal("an undeduplicated award was refused as a repeat".into())

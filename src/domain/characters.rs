@@ -6,8 +6,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::db::schema::characters;
 use crate::error::AppError;
-use crate::xp::rules::Subject;
-use crate::xp::{Award, AwardRequest, XpAction, award};
+use crate::xp::rules::{Activity, Subject};
+
+use crate::xp::{Award, AwardRequest, XpAction, award, record_activity};
 
 pub const NAME_MAX_CHARS: usize = 100;
 pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
@@ -50,13 +51,14 @@ pub async fn create(
                 .returning(CharacterRecord::as_returning())
                 .get_result(connection)
                 .await?;
+            let bonus = record_activity(connection, owner, Activity::CreateCharacter).await?;
             let subject = Subject::Character(character.id);
             let award = award(
                 connection,
                 AwardRequest::new(owner, XpAction::CharacterCreated, subject),
             )
             .await?;
-            Ok((character, award))
+            Ok((character, Award::combine(bonus, award)))
         })
         .await
 }

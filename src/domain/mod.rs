@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod characters;
+pub mod daily;
 pub mod legacy;
 pub mod notifications;
 pub mod social;

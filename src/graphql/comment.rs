@@ -42,6 +42,9 @@ pub struct CommentPayload {
     /// The story author's STORY_COMMENTED award, once per commenter and story; null for a
     /// comment on your own story or a further comment of yours on that story.
     xp_earned: Option<XpAward>,
+    /// What the call earned the commenter: a STREAK_BONUS (the first activity of a
+    /// local date with a streak of 2 or more days); null when nothing.
+    caller_xp_earned: Option<XpAward>,
 }
 
 #[derive(Default)]
@@ -63,12 +66,12 @@ impl CommentMutation {
     ) -> Result<CommentPayload, AppError> {
         let story_id = parse_id(&story_id, "story")?;
         let mut connection = connection(ctx).await?;
-        let (comment, award) =
-            comments::comment(&mut connection, caller(ctx), story_id, body).await?;
-        count_awards(ctx, &award);
+        let commented = comments::comment(&mut connection, caller(ctx), story_id, body).await?;
+        count_awards(ctx, commented.award.iter().chain(&commented.caller_award));
         Ok(CommentPayload {
-            comment: Comment(comment),
-            xp_earned: award.map(XpAward),
+            comment: Comment(commented.comment),
+            xp_earned: commented.award.map(XpAward),
+            caller_xp_earned: commented.caller_award.map(XpAward),
         })
     }
 }

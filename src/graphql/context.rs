@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID};
 
 use crate::auth::{Caller, TokenKeys};
+use crate::clock::{Clock, RequestNow};
 use crate::db::{DbConnection, DbPool};
 use crate::error::AppError;
 use crate::metrics::Metrics;
@@ -19,8 +20,20 @@ pub fn pool<'a>(ctx: &Context<'a>) -> Result<&'a DbPool, AppError> {
         .ok_or_else(|| AppError::Internal("no database pool in the schema".into()))
 }
 
+/// A pooled connection on the request's clock: under the test clock, the request's
+/// instant (or the real clock) is set on it first (`db::set_clock`), since a pooled
+/// connection may carry the previous request's.
 pub async fn connection(ctx: &Context<'_>) -> Result<DbConnection, AppError> {
-    Ok(pool(ctx)?.get().await?)
+    let mut connection = pool(ctx)?.get().await?;
+    if ctx.data_opt::<Clock>().is_some_and(|clock| clock.is_test()) {
+        crate::db::set_clock(&mut connection, request_now(ctx)).await?;
+    }
+    Ok(connection)
+}
+
+/// The request's instant under the test clock; None: the real clock.
+pub fn request_now(ctx: &Context<'_>) -> Option<chrono::DateTime<chrono::Utc>> {
+    ctx.data_opt::<RequestNow>().and_then(|now| now.0)
 }
 
 pub fn token_keys<'a>(ctx: &Context<'a>) -> Result<&'a TokenKeys, AppError> {

@@ -1,13 +1,16 @@
-//! The levelUps subscription.
+//! The levelUps and xpAwarded subscriptions.
 
 use async_graphql::{Context, Object, Subscription};
 use futures_util::stream::BoxStream;
 
 use super::context::{caller, connection};
 use super::notification::Notification;
+use super::xp::XpAward;
 use crate::domain::notifications;
 use crate::error::AppError;
-use crate::live::{self, LiveHub};
+use crate::live::{self, AwardEvent, LiveHub};
+use crate::xp::award::Award;
+use crate::xp::rules::{AchievementKey, XpAction};
 
 /// A level-up of the subscribed user.
 pub struct LevelUpEvent(pub live::LevelUpEvent);
@@ -56,9 +59,52 @@ impl Subscription {
     ) -> Result<BoxStream<'static, LevelUpEvent>, AppError> {
         use futures_util::StreamExt;
         let user = caller(ctx).require_user()?;
-        let hub = ctx
-            .data_opt::<LiveHub>()
-            .ok_or_else(|| AppError::Internal("no live hub in the schema".into()))?;
-        Ok(hub.subscribe(user).map(LevelUpEvent).boxed())
+        Ok(hub(ctx)?.subscribe(user).map(LevelUpEvent).boxed())
     }
+
+    /// Every award to the caller (likes received included, streak bonuses, quest
+    /// rewards, achievements), one event per award as the ledger recorded it, pushed once
+    /// it has committed, from any server instance. Anonymous: UNAUTHENTICATED.
+    async fn xp_awarded(&self, ctx: &Context<'_>) -> Result<BoxStream<'static, XpAward>, AppError> {
+        use futures_util::StreamExt;
+        let user = caller(ctx).require_user()?;
+        let stream = hub(ctx)?.subscribe_awards(user).await?;
+        Ok(stream
+            .filter_map(|event| async move { award(event) })
+            .boxed())
+    }
+}
+
+fn hub<'a>(ctx: &Context<'a>) -> Result<&'a LiveHub, AppError> {
+    ctx.data_opt::<LiveHub>()
+        .ok_or_else(|| AppError::Internal("no live hub in the schema".into()))
+}
+
+/// The award an announcement describes; None (logged) for one this build cannot read.
+fn award(event: AwardEvent) -> Option<XpAward> {
+    let Some(action) = XpAction::from_code(&event.action) else {
+        tracing::error!(action = event.action, "an award of an unknown action");
+        return None;
+    };
+    let awarded_at = chrono::DateTime::parse_from_rfc3339(&event.awarded_at)
+        .map(|instant| instant.to_utc())
+        .unwrap_or_else(|_| chrono::Utc::now());
+    Some(XpAward(Award {
+        recipient: event.user_id,
+        action,
+        xp_gained: event.xp_gained,
+        total_xp: event.total_xp,
+        level: event.level,
+        previous_level: event.previous_level,
+        achievements: event
+            .unlocked
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|code| AchievementKey::from_code(code))
+            .collect(),
+        awarded_at,
+        notification_id: None,
+        entries: event.entries.unwrap_or_default(),
+        streak_bonus: None,
+    }))
 }

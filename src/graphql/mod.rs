@@ -5,6 +5,7 @@ pub mod character;
 pub mod collaboration;
 pub mod comment;
 pub mod context;
+pub mod daily;
 pub mod documents;
 pub mod friend;
 pub mod leaderboard;
@@ -57,6 +58,7 @@ pub struct Query(
 pub struct Mutation(
     user::AccountMutation,
     session::SessionMutation,
+    daily::DailyMutation,
     story::StoryMutation,
     comment::CommentMutation,
     character::CharacterMutation,
@@ -95,6 +97,8 @@ pub struct ServerData {
     pub throttle: Option<Arc<AuthThrottle>>,
     pub documents: Option<Arc<Documents>>,
     pub metrics: Option<Metrics>,
+    /// Whether requests may name their instant (the test clock).
+    pub clock: crate::clock::Clock,
 }
 
 /// Builds a schema once, with the server-wide data; per-request data (the caller, the
@@ -119,7 +123,9 @@ pub fn build_schema(endpoint: Endpoint, data: ServerData) -> AppSchema {
         throttle,
         documents: _,
         metrics,
+        clock,
     } = data;
+    builder = builder.data(clock);
     if let Some(metrics) = metrics {
         builder = builder.data(metrics);
     }

@@ -7,7 +7,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::comment::Comment;
-use super::context::{caller, connection, count_awards, parse_id};
+use super::context::{caller, connection, count_awards, parse_id, request_now};
 use super::loaders::{loaders, shared_error};
 use super::pagination::{IdCursor, PageRequest};
 use super::user::{User, load_user};
@@ -111,7 +111,13 @@ pub struct StoryPayload {
     /// The award this call made, and to whom the mutation says: createStory and
     /// publishStory the author (the caller), likeStory the story's author, readStory the
     /// reader, completeCollaboration the caller. Null when the call earned nothing.
+    /// When it goes to the caller it also holds the caller's STREAK_BONUS of the call.
     xp_earned: Option<XpAward>,
+    /// What the call earned the caller when xpEarned went to someone else: likeStory's
+    /// liker (a STREAK_BONUS, the first activity of a local date with a streak of 2 or
+    /// more days). Null when nothing, and on the mutations whose xpEarned is the
+    /// caller's own.
+    caller_xp_earned: Option<XpAward>,
 }
 
 impl From<StoryOutcome> for StoryPayload {
@@ -123,6 +129,7 @@ impl From<StoryOutcome> for StoryPayload {
                 like_count: outcome.like_count,
             },
             xp_earned: outcome.award.map(XpAward),
+            caller_xp_earned: outcome.caller_award.map(XpAward),
         }
     }
 }
@@ -249,7 +256,7 @@ impl StoryMutation {
         #[graphql(desc = "The id of the story to like.")] id: ID,
     ) -> Result<StoryPayload, AppError> {
         let id = parse_id(&id, "story")?;
-        let like = LikeRequest::new(id, caller(ctx).require_user()?);
+        let like = LikeRequest::new(id, caller(ctx).require_user()?, request_now(ctx));
         let likes = ctx
             .data_opt::<Likes>()
             .ok_or_else(|| AppError::Internal("no like writer in the schema".into()))?;

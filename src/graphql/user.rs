@@ -68,6 +68,23 @@ impl User {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// The IANA timezone whose local dates the daily loop uses (default `UTC`; change
+    /// it with updateProfile, at most once per 24 hours). Public.
+    async fn timezone(&self, ctx: &Context<'_>) -> Result<String, AppError> {
+        super::daily::timezone_of(ctx, self.0.id).await
+    }
+    /// The user's streak of active days, as of their local date now. Public.
+    async fn streak(&self, ctx: &Context<'_>) -> Result<super::daily::Streak, AppError> {
+        super::daily::streak_of(ctx, self.0.id).await
+    }
+    /// The user's three daily quests of their current local date, in catalog order.
+    /// Visible to the user themself only: null for anyone else.
+    async fn daily_quests(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<Vec<super::daily::Quest>>, AppError> {
+        super::daily::daily_quests_of(ctx, self.0.id).await
+    }
     /// The achievements the user has earned, oldest first, each with its earnedAt.
     async fn achievements(&self, ctx: &Context<'_>) -> Result<Vec<Achievement>, AppError> {
         let earned = loaders(ctx)?

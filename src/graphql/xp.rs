@@ -15,11 +15,13 @@ pub struct XpAward(pub Award);
 /// it unlocked, and where that left the user.
 #[Object]
 impl XpAward {
-    /// The action awarded.
+    /// The action of the call's own table award; for an award without one (a streak
+    /// bonus alone, a quest claim) the action of its first entry.
     async fn action(&self) -> XpAction {
         self.0.action
     }
-    /// Everything this call earned the user: the action's amount plus 30 per achievement it unlocked.
+    /// Everything this call earned the user: the action's amount, the achievements' XP,
+    /// and the STREAK_BONUS when the call was the first activity of a local date.
     async fn xp_gained(&self) -> i32 {
         self.0.xp_gained
     }
@@ -35,14 +37,25 @@ impl XpAward {
     async fn leveled_up(&self) -> bool {
         self.0.leveled_up()
     }
-    /// The achievements this call unlocked (each paid 30 XP, counted in xpGained); empty
-    /// when none.
+    /// The achievements this call unlocked (each paid its xp, counted in xpGained);
+    /// empty when none.
     async fn achievements(&self) -> Vec<Achievement> {
         self.0
             .achievements
             .iter()
             .map(|key| Achievement::earned(*key, self.0.awarded_at))
             .collect()
+    }
+    /// The ledger entries this call wrote for the user, in the order written (a streak
+    /// bonus, the action's award, each achievement's); their xpGained add up to this
+    /// award's xpGained.
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<XpEvent>, AppError> {
+        if self.0.entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut connection = super::context::connection(ctx).await?;
+        let entries = crate::xp::ledger::entries(&mut connection, &self.0.entries).await?;
+        Ok(entries.into_iter().map(XpEvent).collect())
     }
 }
 
@@ -55,6 +68,9 @@ pub struct XpReward {
     xp: i32,
     /// What earns it and how often, in English, ready to show.
     description: String,
+    /// At most this many awards of the action are paid per user and local date (past
+    /// it the action succeeds and earns nothing, then or ever); null: no cap.
+    daily_limit: Option<i32>,
 }
 
 pub struct Achievement {
@@ -86,6 +102,15 @@ impl Achievement {
     /// How to earn it, ready to show, such as "Create your first story".
     async fn description(&self) -> &'static str {
         self.key.achievement().description
+    }
+    /// The XP it pays when earned (the first wave's ten: 30, ACHIEVEMENT_EARNED's
+    /// amount).
+    async fn xp(&self) -> i32 {
+        self.key
+            .achievement()
+            .xp
+            .or(XpAction::AchievementEarned.xp())
+            .unwrap_or_default()
     }
     /// When the user earned it; null in the catalog.
     async fn earned_at(&self) -> Option<DateTime<Utc>> {
@@ -137,6 +162,7 @@ impl XpQuery {
                 action: rule.action,
                 xp: rule.xp.unwrap_or(0),
                 description: rule.description.to_string(),
+                daily_limit: rule.daily_limit,
             })
             .collect()
     }

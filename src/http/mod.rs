@@ -60,6 +60,7 @@ pub struct AppState {
     pub live: LiveHub,
     pub metrics: Metrics,
     pub cors_origins: Arc<Vec<String>>,
+    pub clock: crate::clock::Clock,
 }
 
 /// The routes, wrapped as a whole in the CORS layer (`Router::layer` would wrap each
@@ -93,6 +94,7 @@ fn cors(origins: &[String]) -> CorsLayer {
             CONTENT_TYPE,
             HeaderName::from_static("apollo-require-preflight"),
             HeaderName::from_static("x-apollo-operation-name"),
+            HeaderName::from_static(crate::clock::NOW_HEADER),
         ])
         .max_age(std::time::Duration::from_secs(600))
 }
@@ -198,11 +200,16 @@ async fn graphql_over_get(state: &AppState, client: SocketAddr, parts: &Parts) -
         return request_error(StatusCode::BAD_REQUEST, response_type, NO_QUERY);
     }
     let request_id = new_request_id();
+    let now = match request_now(state, &parts.headers) {
+        Ok(now) => now,
+        Err(message) => return request_error(StatusCode::BAD_REQUEST, response_type, &message),
+    };
     let response = match authentication(state, &parts.headers) {
         Ok(authentication) => {
             let request = authentication
                 .attach(request)
-                .data(ClientAddress(client.ip()));
+                .data(ClientAddress(client.ip()))
+                .data(now);
             execute_query(state, request, response_type, started)
                 .instrument(request_span(&request_id))
                 .await
@@ -298,11 +305,16 @@ async fn graphql(
         _ => {}
     }
     let request_id = new_request_id();
+    let now = match request_now(&state, &headers) {
+        Ok(now) => now,
+        Err(message) => return request_error(StatusCode::BAD_REQUEST, response_type, &message),
+    };
     let response = match authentication(&state, &headers) {
         Ok(authentication) => {
             let request = authentication
                 .attach_to_batch(request)
-                .data(ClientAddress(client.ip()));
+                .data(ClientAddress(client.ip()))
+                .data(now);
             graphql_response(
                 response_type,
                 execute(&state, request, started)
@@ -315,6 +327,19 @@ async fn graphql(
         }
     };
     with_request_id(response, &request_id)
+}
+
+/// The instant `X-Storyxp-Now` names under the test clock (None: the real clock); a
+/// malformed one is a bad request.
+fn request_now(state: &AppState, headers: &HeaderMap) -> Result<crate::clock::RequestNow, String> {
+    state
+        .clock
+        .request_now(
+            headers
+                .get(crate::clock::NOW_HEADER)
+                .map(HeaderValue::as_bytes),
+        )
+        .map_err(|error| error.to_string())
 }
 
 /// Who the Authorization header names (none: anonymous); a bad or ended token is an

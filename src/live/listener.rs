@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::{CHANNEL, LevelUpEvent, LiveHub};
+use super::{AWARDS_CHANNEL, AwardEvent, CHANNEL, LevelUpEvent, LiveHub};
 use crate::auth::revocations::{self, Revocations, SessionEvent};
 use crate::metrics::Metrics;
 
@@ -67,7 +67,7 @@ async fn listen_once(
     });
     client
         .batch_execute(&format!(
-            "LISTEN {CHANNEL}; LISTEN {}",
+            "LISTEN {CHANNEL}; LISTEN {AWARDS_CHANNEL}; LISTEN {}",
             revocations::CHANNEL
         ))
         .await?;
@@ -86,6 +86,15 @@ async fn listen_once(
                 .is_ok_and(|event| sessions.apply(event, crate::auth::token::now()));
             if !applied {
                 tracing::error!(payload = notification.payload(), "unreadable ended session");
+            }
+            continue;
+        }
+        if notification.channel() == AWARDS_CHANNEL {
+            match serde_json::from_str::<AwardEvent>(notification.payload()) {
+                Ok(event) => hub.publish_award(event),
+                Err(error) => {
+                    tracing::error!(%error, payload = notification.payload(), "unreadable award")
+                }
             }
             continue;
         }

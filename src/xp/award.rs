@@ -28,6 +28,9 @@ pub struct AwardRequest {
     pub reason: Option<String>,
     /// Store (and push) level-up and achievement notifications.
     pub notify: bool,
+    /// Apply the action's daily cap (false only for backfill-xp: caps are for live
+    /// actions).
+    pub caps: bool,
 }
 
 impl AwardRequest {
@@ -40,6 +43,7 @@ impl AwardRequest {
             amount: None,
             reason: None,
             notify: true,
+            caps: true,
         }
     }
 }
@@ -58,15 +62,66 @@ pub struct Award {
     pub awarded_at: DateTime<Utc>,
     /// The stored level-up notification, when the level rose and notify was set.
     pub notification_id: Option<i64>,
+    /// The ledger entries written (the action's, then each achievement's).
+    pub entries: Vec<i64>,
+    /// The STREAK_BONUS award this one includes (`then`), for counting apart.
+    pub streak_bonus: Option<Box<Award>>,
 }
 
 impl Award {
     pub fn leveled_up(&self) -> bool {
         self.level > self.previous_level
     }
+
+    /// One award of a call out of two to the same user, made in this order (a streak
+    /// bonus then the action's award, or a quest's then the day's clearing): the XP of
+    /// both; the action is the first's, unless that is a streak bonus, whose call's own
+    /// action it is (contract, "What a call earned").
+    pub fn then(self, later: Award) -> Award {
+        debug_assert_eq!(self.recipient, later.recipient);
+        let mut achievements = self.achievements.clone();
+        achievements.extend(later.achievements);
+        let mut entries = self.entries.clone();
+        entries.extend(later.entries);
+        let (action, streak_bonus) = if self.action == XpAction::StreakBonus {
+            (later.action, Some(Box::new(self.clone())))
+        } else {
+            (self.action, self.streak_bonus.clone())
+        };
+        Award {
+            recipient: later.recipient,
+            action,
+            xp_gained: self.xp_gained + later.xp_gained,
+            total_xp: later.total_xp,
+            level: later.level,
+            previous_level: self.previous_level,
+            achievements,
+            awarded_at: later.awarded_at,
+            notification_id: later.notification_id.or(self.notification_id),
+            entries,
+            streak_bonus,
+        }
+    }
+
+    /// `first` then `later`, either possibly missing.
+    pub fn combine(first: Option<Award>, later: Option<Award>) -> Option<Award> {
+        match (first, later) {
+            (Some(first), Some(later)) => Some(first.then(later)),
+            (first, later) => first.or(later),
+        }
+    }
 }
 
-type AwardRow = (i32, i32, i32, i32, Vec<String>, DateTime<Utc>, Option<i64>);
+type AwardRow = (
+    i32,
+    i32,
+    i32,
+    i32,
+    Vec<String>,
+    DateTime<Utc>,
+    Option<i64>,
+    Vec<i64>,
+);
 
 /// `SELECT ... FROM award_xp(...)` as a query with a static id, so each connection
 /// prepares it once and then only binds and executes it (`sql_query` would be parsed
@@ -79,6 +134,7 @@ struct AwardCall {
     amount: Option<i32>,
     reason: Option<String>,
     notify: bool,
+    caps: bool,
     candidates: AchievementCandidates,
 }
 
@@ -96,13 +152,14 @@ impl Query for AwardCall {
         Array<Text>,
         Timestamptz,
         Nullable<BigInt>,
+        Array<BigInt>,
     );
 }
 
 impl QueryFragment<Pg> for AwardCall {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql(
-            "SELECT xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id FROM award_xp(",
+            "SELECT xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, entries FROM award_xp(",
         );
         out.push_bind_param::<BigInt, _>(&self.recipient)?;
         out.push_sql(", ");
@@ -116,7 +173,11 @@ impl QueryFragment<Pg> for AwardCall {
         out.push_sql(", ");
         out.push_bind_param::<Bool, _>(&self.notify)?;
         out.push_sql(", ");
-        self.candidates.push_last_bind(&mut out)
+        self.candidates.push_bind(&mut out)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&self.caps)?;
+        out.push_sql(")");
+        Ok(())
     }
 }
 
@@ -130,10 +191,10 @@ impl AchievementCandidates {
         Self(achievement_candidates_json(action))
     }
 
-    /// Binds the candidates as the last argument of a call, and closes it.
-    pub fn push_last_bind<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+    /// Binds the candidates as an argument of a call.
+    pub fn push_bind<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_bind_param::<Text, _>(&self.0)?;
-        out.push_sql("::jsonb)");
+        out.push_sql("::jsonb");
         Ok(())
     }
 }
@@ -150,6 +211,7 @@ pub(crate) type MaybeAwardColumns = (
     Option<Vec<String>>,
     Option<DateTime<Utc>>,
     Option<i64>,
+    Option<Vec<i64>>,
 );
 
 /// The SQL types of `MaybeAwardColumns`.
@@ -162,6 +224,7 @@ pub(crate) type MaybeAwardSql = (
     Nullable<Array<Text>>,
     Nullable<Timestamptz>,
     Nullable<BigInt>,
+    Nullable<Array<BigInt>>,
 );
 
 /// The award in such columns, if any.
@@ -175,6 +238,7 @@ pub(crate) fn award_from_columns(action: XpAction, columns: MaybeAwardColumns) -
         unlocked,
         awarded_at,
         notification_id,
+        entries,
     ) = columns;
     Some(Award {
         recipient: recipient?,
@@ -190,6 +254,8 @@ pub(crate) fn award_from_columns(action: XpAction, columns: MaybeAwardColumns) -
             .collect(),
         awarded_at: awarded_at?,
         notification_id,
+        entries: entries.unwrap_or_default(),
+        streak_bonus: None,
     })
 }
 
@@ -213,11 +279,21 @@ pub async fn award(
         amount: request.amount,
         reason: request.reason,
         notify: request.notify,
+        caps: request.caps,
         candidates: AchievementCandidates::for_action(request.action),
     };
     let row: Option<AwardRow> = call.get_result(connection).await.optional()?;
     Ok(row.map(
-        |(xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id)| {
+        |(
+            xp_gained,
+            total_xp,
+            level,
+            previous_level,
+            unlocked,
+            awarded_at,
+            notification_id,
+            entries,
+        )| {
             Award {
                 recipient: request.recipient,
                 action: request.action,
@@ -231,6 +307,8 @@ pub async fn award(
                     .collect(),
                 awarded_at,
                 notification_id,
+                entries,
+                streak_bonus: None,
             }
         },
     ))

@@ -59,3 +59,17 @@ pub async fn earned_achievements(
         })
         .collect())
 }
+
+/// The entries with these ids, in the order given (an award's `events`).
+pub async fn entries(
+    connection: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> Result<Vec<LedgerEntry>, AppError> {
+    let mut rows: Vec<LedgerEntry> = xp_ledger::table
+        .filter(xp_ledger::id.eq_any(ids))
+        .select(LedgerEntry::as_select())
+        .load(connection)
+        .await?;
+    rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
+    Ok(rows)
+}

@@ -33,6 +33,13 @@ pub enum XpAction {
     AchievementEarned,
     /// An admin's awardXp with an amount of its own (1 to 10,000); every call counts.
     Custom,
+    /// The first activity of a local date with a streak of 2 or more days: 5 XP per
+    /// streak day, at most 50 (day 10 on), once per local date.
+    StreakBonus,
+    /// A completed daily quest claimed: the quest's own XP (15 to 25), once per quest.
+    QuestCompleted,
+    /// All three daily quests of a local date claimed: 50 XP, once per date.
+    DailyQuestsCleared,
 }
 
 /// Who receives an action's award.
@@ -79,12 +86,20 @@ pub struct XpRule {
     /// commenting on or reading your own story earns nothing. True for actions that are
     /// not about someone else's story.
     pub pays_on_own_story: bool,
+    /// At most this many paid awards per user and local date (None: no cap); past it
+    /// the action succeeds and earns nothing, then or ever.
+    pub daily_limit: Option<i32>,
     pub description: &'static str,
 }
 
 impl XpAction {
     /// Every action, in the order of the enum (and of `xpRewards`).
-    pub const ALL: [XpAction; 10] = [
+    /// The action stored under `code` (its `as_str`); None for any other text.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == code)
+    }
+
+    pub const ALL: [XpAction; 13] = [
         XpAction::StoryCreated,
         XpAction::StoryPublished,
         XpAction::CollaborationCompleted,
@@ -95,6 +110,9 @@ impl XpAction {
         XpAction::StoryRead,
         XpAction::AchievementEarned,
         XpAction::Custom,
+        XpAction::StreakBonus,
+        XpAction::QuestCompleted,
+        XpAction::DailyQuestsCleared,
     ];
 
     /// The action's rule: the rules table. A `match`, so an action without a rule does
@@ -107,6 +125,7 @@ impl XpAction {
                 xp: Some(100),
                 recipient: Recipient::Actor,
                 pays_on_own_story: true,
+                daily_limit: Some(10),
                 description: "Creating a new story (draft or published); once per story",
             },
             XpAction::StoryPublished => &XpRule {
@@ -115,6 +134,7 @@ impl XpAction {
                 xp: Some(50),
                 recipient: Recipient::Actor,
                 pays_on_own_story: true,
+                daily_limit: Some(10),
                 description: "Publishing a story to the library; once per story, ever",
             },
             XpAction::CollaborationCompleted => &XpRule {
@@ -123,6 +143,7 @@ impl XpAction {
                 xp: Some(50),
                 recipient: Recipient::Participants,
                 pays_on_own_story: true,
+                daily_limit: None,
                 description: "Completing a collaborative story; to the author and each accepted collaborator, once per story",
             },
             XpAction::StoryLiked => &XpRule {
@@ -131,6 +152,7 @@ impl XpAction {
                 xp: Some(5),
                 recipient: Recipient::Author,
                 pays_on_own_story: false,
+                daily_limit: None,
                 description: "Your story receives a like; once per story and liker, ever",
             },
             XpAction::StoryCommented => &XpRule {
@@ -139,6 +161,7 @@ impl XpAction {
                 xp: Some(10),
                 recipient: Recipient::Author,
                 pays_on_own_story: false,
+                daily_limit: None,
                 description: "Your story receives a comment; once per story and commenter",
             },
             XpAction::FriendAdded => &XpRule {
@@ -147,6 +170,7 @@ impl XpAction {
                 xp: Some(20),
                 recipient: Recipient::BothFriends,
                 pays_on_own_story: true,
+                daily_limit: None,
                 description: "Becoming friends; to both, once per pair, ever",
             },
             XpAction::CharacterCreated => &XpRule {
@@ -155,6 +179,7 @@ impl XpAction {
                 xp: Some(25),
                 recipient: Recipient::Actor,
                 pays_on_own_story: true,
+                daily_limit: Some(10),
                 description: "Creating a character",
             },
             XpAction::StoryRead => &XpRule {
@@ -163,6 +188,7 @@ impl XpAction {
                 xp: Some(5),
                 recipient: Recipient::Actor,
                 pays_on_own_story: false,
+                daily_limit: Some(30),
                 description: "Reading someone else's story; once per story",
             },
             XpAction::AchievementEarned => &XpRule {
@@ -171,6 +197,7 @@ impl XpAction {
                 xp: Some(30),
                 recipient: Recipient::Earner,
                 pays_on_own_story: true,
+                daily_limit: None,
                 description: "Earning an achievement; once per achievement",
             },
             XpAction::Custom => &XpRule {
@@ -179,7 +206,35 @@ impl XpAction {
                 xp: None,
                 recipient: Recipient::Target,
                 pays_on_own_story: true,
+                daily_limit: None,
                 description: "Awarded by an admin; the amount is set per award",
+            },
+            XpAction::StreakBonus => &XpRule {
+                action: XpAction::StreakBonus,
+                name: "STREAK_BONUS",
+                xp: Some(STREAK.xp_per_day * STREAK.xp_days),
+                recipient: Recipient::Actor,
+                pays_on_own_story: true,
+                daily_limit: None,
+                description: "The first activity of a day with a streak of 2 days or more: 5 XP per streak day, at most 50 (from day 10); once per local date. xp is the maximum",
+            },
+            XpAction::QuestCompleted => &XpRule {
+                action: XpAction::QuestCompleted,
+                name: "QUEST_COMPLETED",
+                xp: Some(QUEST_XP_MAX),
+                recipient: Recipient::Actor,
+                pays_on_own_story: true,
+                daily_limit: None,
+                description: "Claiming a completed daily quest: the quest's own XP (15 to 25); once per quest. xp is the maximum",
+            },
+            XpAction::DailyQuestsCleared => &XpRule {
+                action: XpAction::DailyQuestsCleared,
+                name: "DAILY_QUESTS_CLEARED",
+                xp: Some(50),
+                recipient: Recipient::Actor,
+                pays_on_own_story: true,
+                daily_limit: None,
+                description: "Claiming the last of a day's three daily quests; once per local date",
             },
         }
     }
@@ -228,6 +283,244 @@ impl XpRule {
     }
 }
 
+/// The streak rules (contract, "Streaks"); seeded into `xp_settings`, which the SQL
+/// function `xp_activity` reads.
+#[derive(Debug)]
+pub struct StreakRules {
+    /// STREAK_BONUS per streak day ...
+    pub xp_per_day: i32,
+    /// ... for at most this many days.
+    pub xp_days: i32,
+    /// A freeze is earned each time the streak reaches a multiple of this.
+    pub freeze_every: i32,
+    /// At most this many freezes held.
+    pub max_freezes: i32,
+}
+
+pub const STREAK: StreakRules = StreakRules {
+    xp_per_day: 5,
+    xp_days: 10,
+    freeze_every: 7,
+    max_freezes: 2,
+};
+
+impl StreakRules {
+    /// The named numbers as `xp_settings` stores them.
+    pub fn settings(&self) -> [(&'static str, i32); 4] {
+        [
+            ("STREAK_XP_PER_DAY", self.xp_per_day),
+            ("STREAK_XP_DAYS", self.xp_days),
+            ("STREAK_FREEZE_EVERY", self.freeze_every),
+            ("STREAK_FREEZES_MAX", self.max_freezes),
+        ]
+    }
+
+    /// The streak as shown on local date `today`: `current` while an activity today (or
+    /// the streak's last date) can still continue it, spending the freezes held over
+    /// the gap; 0 once it cannot. Dates are calendar dates, so the gap is whole days
+    /// whatever a DST night's length.
+    pub fn shown_current(
+        &self,
+        current: i32,
+        last: Option<chrono::NaiveDate>,
+        freezes: i32,
+        today: chrono::NaiveDate,
+    ) -> i32 {
+        let Some(last) = last else { return 0 };
+        let missed = (today - last).num_days() - 1;
+        if missed <= i64::from(freezes) {
+            current
+        } else {
+            0
+        }
+    }
+
+    /// The STREAK_BONUS of the first activity of a date with streak `current`.
+    pub fn bonus(&self, current: i32) -> i32 {
+        if current >= 2 {
+            self.xp_per_day * current.min(self.xp_days)
+        } else {
+            0
+        }
+    }
+}
+
+/// The daily quest catalog (contract, "Daily quests").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+pub enum QuestKey {
+    /// Like 3 stories of other users (each story once).
+    LikeStories,
+    /// Comment on 2 stories of other users (each story once).
+    CommentOnStories,
+    /// Read 3 stories of other users (each story once).
+    ReadStories,
+    /// Write (create) a story.
+    WriteStory,
+    /// Publish a story.
+    PublishStory,
+    /// Create a character.
+    CreateCharacter,
+    /// Make a friend: send or accept a friend request.
+    MakeFriend,
+}
+
+#[derive(Debug)]
+pub struct Quest {
+    pub key: QuestKey,
+    pub code: &'static str,
+    pub description: &'static str,
+    pub target: i32,
+    pub xp: i32,
+    /// Counts only actions on other users' stories.
+    pub others_only: bool,
+}
+
+/// The highest XP of a quest: what `xpRewards` shows for QUEST_COMPLETED.
+pub const QUEST_XP_MAX: i32 = 25;
+
+impl QuestKey {
+    /// The catalog, in order (the order `xp_quest_keys` combines them in).
+    pub const ALL: [QuestKey; 7] = [
+        QuestKey::LikeStories,
+        QuestKey::CommentOnStories,
+        QuestKey::ReadStories,
+        QuestKey::WriteStory,
+        QuestKey::PublishStory,
+        QuestKey::CreateCharacter,
+        QuestKey::MakeFriend,
+    ];
+
+    /// The quest of the catalog; a `match`, no fallback.
+    pub const fn quest(self) -> &'static Quest {
+        match self {
+            QuestKey::LikeStories => &Quest {
+                key: QuestKey::LikeStories,
+                code: "LIKE_STORIES",
+                description: "Like 3 stories by other writers",
+                target: 3,
+                xp: 15,
+                others_only: true,
+            },
+            QuestKey::CommentOnStories => &Quest {
+                key: QuestKey::CommentOnStories,
+                code: "COMMENT_ON_STORIES",
+                description: "Comment on 2 stories by other writers",
+                target: 2,
+                xp: 20,
+                others_only: true,
+            },
+            QuestKey::ReadStories => &Quest {
+                key: QuestKey::ReadStories,
+                code: "READ_STORIES",
+                description: "Read 3 stories by other writers",
+                target: 3,
+                xp: 15,
+                others_only: true,
+            },
+            QuestKey::WriteStory => &Quest {
+                key: QuestKey::WriteStory,
+                code: "WRITE_STORY",
+                description: "Write a story",
+                target: 1,
+                xp: 25,
+                others_only: false,
+            },
+            QuestKey::PublishStory => &Quest {
+                key: QuestKey::PublishStory,
+                code: "PUBLISH_STORY",
+                description: "Publish a story",
+                target: 1,
+                xp: 25,
+                others_only: false,
+            },
+            QuestKey::CreateCharacter => &Quest {
+                key: QuestKey::CreateCharacter,
+                code: "CREATE_CHARACTER",
+                description: "Create a character",
+                target: 1,
+                xp: 20,
+                others_only: false,
+            },
+            QuestKey::MakeFriend => &Quest {
+                key: QuestKey::MakeFriend,
+                code: "MAKE_FRIEND",
+                description: "Send or accept a friend request",
+                target: 1,
+                xp: 20,
+                others_only: false,
+            },
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        self.quest().code
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|key| key.as_str() == code)
+    }
+}
+
+/// The catalog in order.
+pub fn quests() -> impl Iterator<Item = &'static Quest> {
+    QuestKey::ALL.into_iter().map(QuestKey::quest)
+}
+
+/// What a user did, as the daily loop counts it (contract, "Streaks": every one is an
+/// activity; the quest it advances, if any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    CreateStory,
+    PublishStory,
+    /// A like of `story`; `own`: the liker wrote it.
+    LikeStory {
+        story: i64,
+        own: bool,
+    },
+    CommentOnStory {
+        story: i64,
+        own: bool,
+    },
+    ReadStory {
+        story: i64,
+        own: bool,
+    },
+    CreateCharacter,
+    /// addFriend: a request sent or accepted.
+    AddFriend,
+    CompleteCollaboration,
+}
+
+impl Activity {
+    /// The quest this activity advances; an exhaustive `match`.
+    pub const fn quest(self) -> Option<QuestKey> {
+        match self {
+            Activity::CreateStory => Some(QuestKey::WriteStory),
+            Activity::PublishStory => Some(QuestKey::PublishStory),
+            Activity::LikeStory { .. } => Some(QuestKey::LikeStories),
+            Activity::CommentOnStory { .. } => Some(QuestKey::CommentOnStories),
+            Activity::ReadStory { .. } => Some(QuestKey::ReadStories),
+            Activity::CreateCharacter => Some(QuestKey::CreateCharacter),
+            Activity::AddFriend => Some(QuestKey::MakeFriend),
+            Activity::CompleteCollaboration => None,
+        }
+    }
+
+    /// The story acted on, counted once per quest, and whether it is the actor's own.
+    pub const fn story(self) -> Option<(i64, bool)> {
+        match self {
+            Activity::LikeStory { story, own }
+            | Activity::CommentOnStory { story, own }
+            | Activity::ReadStory { story, own } => Some((story, own)),
+            Activity::CreateStory
+            | Activity::PublishStory
+            | Activity::CreateCharacter
+            | Activity::AddFriend
+            | Activity::CompleteCollaboration => None,
+        }
+    }
+}
+
 /// What an award is for: two awards with the same recipient, action and subject are one.
 /// `None` (admin awards) is never deduplicated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +535,13 @@ pub enum Subject {
     Character(i64),
     /// Once per achievement.
     Achievement(AchievementKey),
+    /// Once per local date (STREAK_BONUS, DAILY_QUESTS_CLEARED).
+    Date(chrono::NaiveDate),
+    /// Once per quest of a date.
+    Quest {
+        date: chrono::NaiveDate,
+        key: QuestKey,
+    },
     /// Every call counts.
     Unique,
 }
@@ -251,6 +551,9 @@ impl Subject {
     /// appends the id of the story it creates, and backfill-xp looks awards up by it, so
     /// both make exactly `Story(id).key()`.
     pub const STORY_PREFIX: &'static str = "story:";
+    /// How every date's key begins. `xp_activity` (SQL) writes STREAK_BONUS keys as
+    /// this prefix and the date; `tests/api/rules.rs` checks they equal `Date(d).key()`.
+    pub const DATE_PREFIX: &'static str = "date:";
 
     /// The ledger's `subject`: the one place dedupe keys are made.
     pub fn key(&self) -> Option<String> {
@@ -261,13 +564,16 @@ impl Subject {
             Subject::User(user) => Some(format!("user:{user}")),
             Subject::Character(character) => Some(format!("character:{character}")),
             Subject::Achievement(key) => Some(key.as_str().to_string()),
+            Subject::Date(date) => Some(format!("{}{date}", Self::DATE_PREFIX)),
+            Subject::Quest { date, key } => Some(format!("quest:{date}:{}", key.as_str())),
             Subject::Unique => None,
         }
     }
 }
 
-/// The achievements of the catalog. Each is earned once per user and pays 30 XP
-/// (ACHIEVEMENT_EARNED); counts are of the XP awards of that kind the user received.
+/// The achievements of the catalog. Each is earned once per user and pays its own XP,
+/// else ACHIEVEMENT_EARNED's (30); counts are of the XP awards of that kind the user
+/// received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(name = "AchievementKey")]
 pub enum AchievementKey {
@@ -289,6 +595,12 @@ pub enum AchievementKey {
     Bookworm,
     /// 1 collaboration completed, as its author or an accepted collaborator.
     TeamPlayer,
+    /// A streak of 7 days (70 XP).
+    WeekStreak,
+    /// A streak of 30 days (300 XP).
+    MonthStreak,
+    /// All three daily quests claimed on 7 different dates (100 XP).
+    QuestChampion,
     /// Level 5 reached.
     RisingStar,
 }
@@ -300,6 +612,8 @@ pub enum Unlock {
     Count { action: XpAction, count: i32 },
     /// When the user reaches `level`.
     Level(i32),
+    /// When the user's current streak reaches this many days.
+    Streak(i32),
 }
 
 #[derive(Debug)]
@@ -309,12 +623,14 @@ pub struct Achievement {
     pub name: &'static str,
     pub description: &'static str,
     pub unlock: Unlock,
+    /// Its own XP; None: what ACHIEVEMENT_EARNED pays (30 by default).
+    pub xp: Option<i32>,
 }
 
 impl AchievementKey {
     /// The catalog, in display order. Level-based achievements come last so an award's
     /// achievement bonus can count toward them in the same call.
-    pub const ALL: [AchievementKey; 10] = [
+    pub const ALL: [AchievementKey; 13] = [
         AchievementKey::FirstStory,
         AchievementKey::Storyteller,
         AchievementKey::FirstPublish,
@@ -324,6 +640,9 @@ impl AchievementKey {
         AchievementKey::CharacterDesigner,
         AchievementKey::Bookworm,
         AchievementKey::TeamPlayer,
+        AchievementKey::WeekStreak,
+        AchievementKey::MonthStreak,
+        AchievementKey::QuestChampion,
         AchievementKey::RisingStar,
     ];
 
@@ -340,6 +659,7 @@ impl AchievementKey {
                     action: XpAction::StoryCreated,
                     count: 1,
                 },
+                xp: None,
             },
             AchievementKey::Storyteller => &Achievement {
                 key: AchievementKey::Storyteller,
@@ -350,6 +670,7 @@ impl AchievementKey {
                     action: XpAction::StoryCreated,
                     count: 10,
                 },
+                xp: None,
             },
             AchievementKey::FirstPublish => &Achievement {
                 key: AchievementKey::FirstPublish,
@@ -360,6 +681,7 @@ impl AchievementKey {
                     action: XpAction::StoryPublished,
                     count: 1,
                 },
+                xp: None,
             },
             AchievementKey::CrowdPleaser => &Achievement {
                 key: AchievementKey::CrowdPleaser,
@@ -370,6 +692,7 @@ impl AchievementKey {
                     action: XpAction::StoryLiked,
                     count: 25,
                 },
+                xp: None,
             },
             AchievementKey::ConversationStarter => &Achievement {
                 key: AchievementKey::ConversationStarter,
@@ -380,6 +703,7 @@ impl AchievementKey {
                     action: XpAction::StoryCommented,
                     count: 10,
                 },
+                xp: None,
             },
             AchievementKey::SocialButterfly => &Achievement {
                 key: AchievementKey::SocialButterfly,
@@ -390,6 +714,7 @@ impl AchievementKey {
                     action: XpAction::FriendAdded,
                     count: 5,
                 },
+                xp: None,
             },
             AchievementKey::CharacterDesigner => &Achievement {
                 key: AchievementKey::CharacterDesigner,
@@ -400,6 +725,7 @@ impl AchievementKey {
                     action: XpAction::CharacterCreated,
                     count: 5,
                 },
+                xp: None,
             },
             AchievementKey::Bookworm => &Achievement {
                 key: AchievementKey::Bookworm,
@@ -410,6 +736,7 @@ impl AchievementKey {
                     action: XpAction::StoryRead,
                     count: 10,
                 },
+                xp: None,
             },
             AchievementKey::TeamPlayer => &Achievement {
                 key: AchievementKey::TeamPlayer,
@@ -420,6 +747,7 @@ impl AchievementKey {
                     action: XpAction::CollaborationCompleted,
                     count: 1,
                 },
+                xp: None,
             },
             AchievementKey::RisingStar => &Achievement {
                 key: AchievementKey::RisingStar,
@@ -427,6 +755,34 @@ impl AchievementKey {
                 name: "Rising Star",
                 description: "Reach level 5",
                 unlock: Unlock::Level(5),
+                xp: None,
+            },
+            AchievementKey::WeekStreak => &Achievement {
+                key: AchievementKey::WeekStreak,
+                code: "WEEK_STREAK",
+                name: "Week Streak",
+                description: "Keep a 7-day streak",
+                unlock: Unlock::Streak(7),
+                xp: Some(70),
+            },
+            AchievementKey::MonthStreak => &Achievement {
+                key: AchievementKey::MonthStreak,
+                code: "MONTH_STREAK",
+                name: "Month Streak",
+                description: "Keep a 30-day streak",
+                unlock: Unlock::Streak(30),
+                xp: Some(300),
+            },
+            AchievementKey::QuestChampion => &Achievement {
+                key: AchievementKey::QuestChampion,
+                code: "QUEST_CHAMPION",
+                name: "Quest Champion",
+                description: "Claim all three daily quests on 7 different days",
+                unlock: Unlock::Count {
+                    action: XpAction::DailyQuestsCleared,
+                    count: 7,
+                },
+                xp: Some(100),
             },
         }
     }
@@ -467,26 +823,48 @@ pub fn achievement_candidates(action: XpAction) -> serde_json::Value {
             Unlock::Count {
                 action: counted,
                 count,
-            } if counted == action => Some(serde_json::json!({
-                "key": achievement.code,
-                "name": achievement.name,
-                "action": counted.as_str(),
-                "count": count,
-            })),
-            Unlock::Count { .. } | Unlock::Level(_) => None,
+            } if counted == action => Some(with_xp(
+                achievement,
+                serde_json::json!({
+                    "key": achievement.code,
+                    "name": achievement.name,
+                    "action": counted.as_str(),
+                    "count": count,
+                }),
+            )),
+            Unlock::Streak(days) if action == XpAction::StreakBonus => Some(with_xp(
+                achievement,
+                serde_json::json!({
+                    "key": achievement.code,
+                    "name": achievement.name,
+                    "streak": days,
+                }),
+            )),
+            Unlock::Count { .. } | Unlock::Level(_) | Unlock::Streak(_) => None,
         })
         .collect();
     candidates.extend(
         achievements().filter_map(|achievement| match achievement.unlock {
-            Unlock::Level(level) => Some(serde_json::json!({
-                "key": achievement.code,
-                "name": achievement.name,
-                "level": level,
-            })),
-            Unlock::Count { .. } => None,
+            Unlock::Level(level) => Some(with_xp(
+                achievement,
+                serde_json::json!({
+                    "key": achievement.code,
+                    "name": achievement.name,
+                    "level": level,
+                }),
+            )),
+            Unlock::Count { .. } | Unlock::Streak(_) => None,
         }),
     );
     serde_json::Value::Array(candidates)
+}
+
+/// A candidate with the achievement's own XP, when it has one.
+fn with_xp(achievement: &Achievement, mut candidate: serde_json::Value) -> serde_json::Value {
+    if let (Some(xp), Some(object)) = (achievement.xp, candidate.as_object_mut()) {
+        object.insert("xp".into(), xp.into());
+    }
+    candidate
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use diesel::{OptionalExtension, QueryResult};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::level::XP_PER_LEVEL;
-use super::rules::{XpAction, rules};
+use super::rules::{STREAK, XpAction, quests, rules};
 use crate::error::AppError;
 
 /// `xp_level(xp)`, the level a total reaches, as SQL: the CHECK `users_level_matches_xp`,
@@ -46,19 +46,71 @@ pub async fn seed(connection: &mut AsyncPgConnection) -> QueryResult<()> {
     let amounts: Vec<Option<i32>> = rules().map(|rule| rule.xp).collect();
     let recipients: Vec<&str> = rules().map(|rule| rule.recipient.as_str()).collect();
     let own_story: Vec<bool> = rules().map(|rule| rule.pays_on_own_story).collect();
+    let limits: Vec<Option<i32>> = rules().map(|rule| rule.daily_limit).collect();
     diesel::sql_query(
-        "INSERT INTO xp_rules (action, default_xp, recipient, pays_on_own_story) \
-         SELECT * FROM unnest($1::TEXT[], $2::INTEGER[], $3::TEXT[], $4::BOOLEAN[]) \
+        "INSERT INTO xp_rules (action, default_xp, recipient, pays_on_own_story, daily_limit) \
+         SELECT * FROM unnest($1::TEXT[], $2::INTEGER[], $3::TEXT[], $4::BOOLEAN[], $5::INTEGER[]) \
          ON CONFLICT (action) DO UPDATE \
             SET default_xp = EXCLUDED.default_xp, recipient = EXCLUDED.recipient, \
-                pays_on_own_story = EXCLUDED.pays_on_own_story \
-          WHERE (xp_rules.default_xp, xp_rules.recipient, xp_rules.pays_on_own_story) \
-                IS DISTINCT FROM (EXCLUDED.default_xp, EXCLUDED.recipient, EXCLUDED.pays_on_own_story)",
+                pays_on_own_story = EXCLUDED.pays_on_own_story, daily_limit = EXCLUDED.daily_limit \
+          WHERE (xp_rules.default_xp, xp_rules.recipient, xp_rules.pays_on_own_story, xp_rules.daily_limit) \
+                IS DISTINCT FROM (EXCLUDED.default_xp, EXCLUDED.recipient, EXCLUDED.pays_on_own_story, EXCLUDED.daily_limit)",
     )
     .bind::<Array<Text>, _>(actions)
     .bind::<Array<Nullable<Integer>>, _>(amounts)
     .bind::<Array<Text>, _>(recipients)
     .bind::<Array<Bool>, _>(own_story)
+    .bind::<Array<Nullable<Integer>>, _>(limits)
+    .execute(connection)
+    .await?;
+
+    let (names, values): (Vec<&str>, Vec<i32>) = STREAK.settings().into_iter().unzip();
+    diesel::sql_query(
+        "INSERT INTO xp_settings (name, value) SELECT * FROM unnest($1::TEXT[], $2::INTEGER[]) \
+         ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value \
+          WHERE xp_settings.value <> EXCLUDED.value",
+    )
+    .bind::<Array<Text>, _>(names)
+    .bind::<Array<Integer>, _>(values)
+    .execute(connection)
+    .await?;
+
+    let keys: Vec<&str> = quests().map(|quest| quest.code).collect();
+    let ordinals: Vec<i32> = (0..).take(keys.len()).collect();
+    let targets: Vec<i32> = quests().map(|quest| quest.target).collect();
+    let xp: Vec<i32> = quests().map(|quest| quest.xp).collect();
+    let others_only: Vec<bool> = quests().map(|quest| quest.others_only).collect();
+    // Quests no longer in the catalog go; ordinals are unique, so the rows whose ordinal
+    // changes are parked out of the way first.
+    diesel::sql_query(
+        "WITH catalog AS (SELECT * FROM unnest($1::TEXT[], $2::INTEGER[], $3::INTEGER[], $4::INTEGER[], $5::BOOLEAN[]) \
+                            AS c (key, ordinal, target, xp, others_only)), \
+              removed AS (DELETE FROM xp_quests q WHERE q.key <> ALL ($1::TEXT[])), \
+              parked AS (UPDATE xp_quests q SET ordinal = -1 - q.ordinal \
+                          WHERE q.key = ANY ($1::TEXT[]) \
+                            AND NOT EXISTS (SELECT 1 FROM catalog c WHERE c.key = q.key AND c.ordinal = q.ordinal)) \
+         SELECT 1",
+    )
+    .bind::<Array<Text>, _>(&keys)
+    .bind::<Array<Integer>, _>(&ordinals)
+    .bind::<Array<Integer>, _>(&targets)
+    .bind::<Array<Integer>, _>(&xp)
+    .bind::<Array<Bool>, _>(&others_only)
+    .execute(connection)
+    .await?;
+    diesel::sql_query(
+        "INSERT INTO xp_quests (key, ordinal, target, xp, others_only) \
+         SELECT * FROM unnest($1::TEXT[], $2::INTEGER[], $3::INTEGER[], $4::INTEGER[], $5::BOOLEAN[]) \
+         ON CONFLICT (key) DO UPDATE SET ordinal = EXCLUDED.ordinal, target = EXCLUDED.target, \
+                xp = EXCLUDED.xp, others_only = EXCLUDED.others_only \
+          WHERE (xp_quests.ordinal, xp_quests.target, xp_quests.xp, xp_quests.others_only) \
+                IS DISTINCT FROM (EXCLUDED.ordinal, EXCLUDED.target, EXCLUDED.xp, EXCLUDED.others_only)",
+    )
+    .bind::<Array<Text>, _>(&keys)
+    .bind::<Array<Integer>, _>(&ordinals)
+    .bind::<Array<Integer>, _>(&targets)
+    .bind::<Array<Integer>, _>(&xp)
+    .bind::<Array<Bool>, _>(&others_only)
     .execute(connection)
     .await?;
     Ok(())

@@ -8,6 +8,7 @@ mod actions;
 mod admin;
 mod cluster;
 mod collaborations;
+mod daily;
 mod fuzz;
 mod hardening;
 mod http_conformance;

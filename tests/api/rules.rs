@@ -331,6 +331,24 @@ async fn act(app: &TestApp, action: XpAction, author: &TestUser, other: &TestUse
                 amount: None,
             }]
         }
+        XpAction::StreakBonus => {
+            // Active on two consecutive dates (the test clock): day 2 pays 5 * 2.
+            let character = "mutation { createCharacter(input: { name: \"Day\", description: \"\" }) { character { id } } }";
+            for day in ["2026-06-01T12:00:00Z", "2026-06-02T12:00:00Z"] {
+                app.ok_at(day, Some(&author.token), character, json!({}))
+                    .await;
+            }
+            let date = chrono::NaiveDate::from_ymd_opt(2026, 6, 2).unwrap();
+            vec![Scene {
+                actor: alice,
+                author: None,
+                others: vec![],
+                subject: Box::new(move |_| Subject::Date(date)),
+                amount: Some(storyxp::xp::rules::STREAK.bonus(2)),
+            }]
+        }
+        // Quest claims need a day's quests done: tests/api/daily.rs proves their amounts.
+        XpAction::QuestCompleted | XpAction::DailyQuestsCleared => vec![],
         XpAction::AchievementEarned => {
             // The newcomer's first story unlocks FIRST_STORY.
             let newcomer = app.sign_up("newcomer").await;
@@ -409,7 +427,11 @@ async fn check_every_action(app: &TestApp, amount: impl Fn(&XpRule) -> Option<i3
             .collect();
         expected.sort();
         assert!(
-            !expected.is_empty(),
+            !expected.is_empty()
+                || matches!(
+                    action,
+                    XpAction::QuestCompleted | XpAction::DailyQuestsCleared
+                ),
             "{} pays nothing in its scenes",
             rule.name
         );

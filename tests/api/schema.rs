@@ -24,7 +24,7 @@ fn the_xp_rules_table_is_the_products() {
     let mut table: String = storyxp::xp::rules::rules()
         .map(|rule| {
             format!(
-                "{} {} to {}{}\n",
+                "{} {} to {}{}{}\n",
                 rule.name,
                 rule.xp.map_or("custom".to_string(), |xp| xp.to_string()),
                 rule.recipient.as_str(),
@@ -32,7 +32,9 @@ fn the_xp_rules_table_is_the_products() {
                     ""
                 } else {
                     ", not on own story"
-                }
+                },
+                rule.daily_limit
+                    .map_or(String::new(), |limit| format!(", {limit} a day"))
             )
         })
         .collect();
@@ -41,16 +43,19 @@ fn the_xp_rules_table_is_the_products() {
         storyxp::xp::level::XP_PER_LEVEL
     ));
     insta::assert_snapshot!(table, @r"
-    STORY_CREATED 100 to ACTOR
-    STORY_PUBLISHED 50 to ACTOR
+    STORY_CREATED 100 to ACTOR, 10 a day
+    STORY_PUBLISHED 50 to ACTOR, 10 a day
     COLLABORATION_COMPLETED 50 to PARTICIPANTS
     STORY_LIKED 5 to AUTHOR, not on own story
     STORY_COMMENTED 10 to AUTHOR, not on own story
     FRIEND_ADDED 20 to BOTH_FRIENDS
-    CHARACTER_CREATED 25 to ACTOR
-    STORY_READ 5 to ACTOR, not on own story
+    CHARACTER_CREATED 25 to ACTOR, 10 a day
+    STORY_READ 5 to ACTOR, not on own story, 30 a day
     ACHIEVEMENT_EARNED 30 to EARNER
     CUSTOM custom to TARGET
+    STREAK_BONUS 50 to ACTOR
+    QUEST_COMPLETED 25 to ACTOR
+    DAILY_QUESTS_CLEARED 50 to ACTOR
     level size 500
     ");
 }

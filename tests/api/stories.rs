@@ -569,13 +569,17 @@ async fn a_like_scans_no_whole_table_after_its_plans_were_cached_on_empty_tables
     run(&mut connection, "ANALYZE").await;
     let candidates =
         storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StoryLiked).to_string();
+    let streak =
+        storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StreakBonus).to_string();
     let like = async |connection: &mut diesel_async::AsyncPgConnection, nth: i64| {
         diesel::sql_query(
             "SELECT l.id FROM like_story((SELECT min(id) FROM stories) + $1 % 100, \
-             (SELECT max(id) FROM users) - $1 / 100, 'subject ' || $1, $2::jsonb) l",
+             (SELECT max(id) FROM users) - $1 / 100, 'subject ' || $1, $2::jsonb, \
+             'LIKE_STORIES', $3::jsonb) l",
         )
         .bind::<BigInt, _>(nth)
         .bind::<Text, _>(&candidates)
+        .bind::<Text, _>(&streak)
         .execute(connection)
         .await
         .unwrap();
@@ -629,33 +633,46 @@ async fn a_big_batch_of_likes_gives_each_like_its_own_outcome() {
             let liker: i64 = liker.id.parse().unwrap();
             stories
                 .iter()
-                .map(move |story| LikeRequest::new(*story, liker))
+                .map(move |story| LikeRequest::new(*story, liker, None))
         })
         .collect();
     assert!(likes.len() > 2 * MAX_LIKES_PER_TRANSACTION);
     let before = app.xp(&writer).await;
     let mut connection = app.sql().await;
-    let outcomes = like_many(&mut connection, &likes).await;
+    let outcomes = like_many(&mut connection, &likes, storyxp::clock::Clock::real()).await;
     assert_eq!(outcomes.len(), likes.len());
     let mut gains = Vec::new();
+    let mut unlocked = std::collections::HashSet::new();
     for like in &likes {
         let outcome = outcomes[like].as_ref().expect("a like of a visible story");
         assert_eq!(outcome.story.id, like.story);
         let award = outcome.award.as_ref().expect("a first like earns");
         assert_eq!(award.recipient.to_string(), writer.id);
+        // 5 for the like, 30 per achievement it unlocked.
+        assert_eq!(
+            award.xp_gained,
+            5 + 30 * i32::try_from(award.achievements.len()).unwrap()
+        );
+        unlocked.extend(award.achievements.iter().copied());
         gains.push(award.xp_gained);
     }
-    // 150 likes of 5, one of them (the 25th) unlocking CROWD_PLEASER (+30).
+    // 150 likes of 5, one of them (the 25th) unlocking CROWD_PLEASER (+30); the writer's
+    // rise (capped at 10 paid stories a day, 1,590 XP before) crosses level 5 too.
     assert_eq!(gains.len(), 150);
-    assert_eq!(gains.iter().filter(|gained| **gained == 35).count(), 1);
-    assert_eq!(gains.iter().filter(|gained| **gained == 5).count(), 149);
-    assert_eq!(app.xp(&writer).await, before + 150 * 5 + 30);
+    use storyxp::xp::AchievementKey;
+    assert_eq!(
+        unlocked,
+        [AchievementKey::CrowdPleaser, AchievementKey::RisingStar]
+            .into_iter()
+            .collect()
+    );
+    assert_eq!(app.xp(&writer).await, before + 150 * 5 + 2 * 30);
     // Liking again: the same outcomes, none earning.
     let again: Vec<LikeRequest> = likes
         .iter()
-        .map(|like| LikeRequest::new(like.story, like.liker))
+        .map(|like| LikeRequest::new(like.story, like.liker, None))
         .collect();
-    let outcomes: Vec<_> = like_many(&mut connection, &again)
+    let outcomes: Vec<_> = like_many(&mut connection, &again, storyxp::clock::Clock::real())
         .await
         .into_values()
         .map(Result::unwrap)

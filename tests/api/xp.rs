@@ -19,8 +19,15 @@ fn pays(action: XpAction) -> i64 {
 const CREATE: &str = "mutation($input: CreateStoryInput!) { createStory(input: $input) { xpEarned { xpGained totalXp level leveledUp achievements { key } } } }";
 
 async fn create_and_award(app: &TestApp, user: &TestUser, n: usize) -> serde_json::Value {
+    // At most 10 stories a day are paid: stories 1-10 on one day, 11-20 on the next.
+    let day = if n <= 10 {
+        "2026-06-01T12:00:00Z"
+    } else {
+        "2026-06-02T12:00:00Z"
+    };
     let data = app
-        .ok(
+        .ok_at(
+            day,
             Some(&user.token),
             CREATE,
             json!({ "input": { "title": format!("Story {n}"), "content": "..." } }),
@@ -47,12 +54,15 @@ async fn twenty_stories_reach_level_five_with_storyteller_and_rising_star() {
     assert_eq!(awards[0]["achievements"], json!([{ "key": "FIRST_STORY" }]));
     assert_eq!(awards[9]["achievements"], json!([{ "key": "STORYTELLER" }]));
     assert_eq!(awards[9]["xpGained"], 130);
-    // 19 stories: 1900 + 30 + 30 = 1960 (level 4); the 20th: 2060, level 5, RISING_STAR +30.
-    assert_eq!(awards[18]["totalXp"], 1960);
+    // The next day's first story also pays the 2-day streak's bonus (10).
+    assert_eq!(awards[10]["xpGained"], 110);
+    // 19 stories: 1900 + 30 + 30 + 10 = 1970 (level 4); the 20th: 2070, level 5,
+    // RISING_STAR +30.
+    assert_eq!(awards[18]["totalXp"], 1970);
     assert_eq!(awards[18]["level"], 4);
     assert_eq!(
         awards[19],
-        json!({ "xpGained": 130, "totalXp": 2090, "level": 5, "leveledUp": true, "achievements": [{ "key": "RISING_STAR" }] })
+        json!({ "xpGained": 130, "totalXp": 2100, "level": 5, "leveledUp": true, "achievements": [{ "key": "RISING_STAR" }] })
     );
     let level_ups: Vec<i64> = awards
         .iter()
@@ -80,7 +90,7 @@ async fn twenty_stories_reach_level_five_with_storyteller_and_rising_star() {
             json!({}),
         )
         .await;
-    assert_eq!(me["me"]["experiencePoints"], 2090);
+    assert_eq!(me["me"]["experiencePoints"], 2100);
     assert_eq!(
         me["me"]["achievements"],
         json!([{ "key": "FIRST_STORY" }, { "key": "STORYTELLER" }, { "key": "RISING_STAR" }])
@@ -240,7 +250,7 @@ async fn the_rules_and_the_catalog_are_published() {
         data["achievements"][0],
         json!({ "key": "FIRST_STORY", "name": "First Story", "description": "Create your first story", "earnedAt": null })
     );
-    assert_eq!(data["achievements"][9]["key"], "RISING_STAR");
+    assert_eq!(data["achievements"][12]["key"], "RISING_STAR");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -321,6 +321,8 @@ impl TestApp {
         let options = storyxp::app::server::ServerOptions {
             cors_origins: vec![ALLOWED_ORIGIN.to_string()],
             auth_attempts_per_minute: 100_000,
+            // Tests move time with X-Storyxp-Now (`graphql_at`).
+            clock: storyxp::clock::Clock::test(),
             ..Default::default()
         };
         Self::spawn_with(database_url, options).await
@@ -452,6 +454,18 @@ impl TestApp {
 
     /// POSTs a GraphQL operation; returns the whole response body.
     pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.graphql_at(None, token, query, variables).await
+    }
+
+    /// POSTs a GraphQL operation at the test clock's instant `now` (RFC 3339, sent as
+    /// `X-Storyxp-Now`; test servers run with the test clock); the whole response body.
+    pub async fn graphql_at(
+        &self,
+        now: Option<&str>,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.base_url))
@@ -459,8 +473,27 @@ impl TestApp {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
+        if let Some(now) = now {
+            request = request.header("x-storyxp-now", now);
+        }
         let response = request.send().await.expect("sending a GraphQL request");
         response.json().await.expect("a JSON GraphQL response")
+    }
+
+    /// Runs an operation at `now` that must succeed; returns its `data`.
+    pub async fn ok_at(
+        &self,
+        now: &str,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let body = self.graphql_at(Some(now), token, query, variables).await;
+        assert!(
+            body.get("errors").is_none(),
+            "unexpected errors: {body:#}\nfor: {query} at {now}"
+        );
+        body["data"].clone()
     }
 
     /// Runs an operation that must succeed; returns its `data`.

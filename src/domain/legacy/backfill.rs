@@ -48,9 +48,13 @@ async fn next_batch(
         "SELECT id, author_id, needs_created, needs_published FROM ( \
            SELECT s.id, s.author_id, \
              NOT EXISTS (SELECT 1 FROM xp_ledger l WHERE l.recipient_id = s.author_id \
-                         AND l.action = $3 AND l.subject = $5 || s.id) AS needs_created, \
+                         AND l.action = $3 AND l.subject = $5 || s.id) \
+             AND NOT EXISTS (SELECT 1 FROM xp_capped c WHERE c.recipient_id = s.author_id \
+                         AND c.action = $3 AND c.subject = $5 || s.id) AS needs_created, \
              s.published AND NOT EXISTS (SELECT 1 FROM xp_ledger l WHERE l.recipient_id = s.author_id \
-                         AND l.action = $4 AND l.subject = $5 || s.id) AS needs_published \
+                         AND l.action = $4 AND l.subject = $5 || s.id) \
+             AND NOT EXISTS (SELECT 1 FROM xp_capped c WHERE c.recipient_id = s.author_id \
+                         AND c.action = $4 AND c.subject = $5 || s.id) AS needs_published \
            FROM stories s WHERE s.id > $1 ORDER BY s.id LIMIT $2) batch",
     )
     .bind::<BigInt, _>(after)
@@ -135,8 +139,11 @@ pub async fn backfill(
                 let mut batch_report = BackfillReport::default();
                 let mut batch_users = Vec::new();
                 for (author, action, story) in &awards {
+                    // Imported stories are paid in full: caps are for live actions (an
+                    // award a cap refused live is never looked for, see next_batch).
                     let request = AwardRequest {
                         notify: false,
+                        caps: false,
                         ..AwardRequest::new(*author, *action, Subject::Story(*story))
                     };
                     let Some(earned) = award(connection, request).await? else {

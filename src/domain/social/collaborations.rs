@@ -9,8 +9,9 @@ use crate::db::schema::{collaborators, stories};
 use crate::domain::accounts;
 use crate::domain::stories::{StoryOutcome, StoryRecord, require_visible};
 use crate::error::AppError;
-use crate::xp::rules::Subject;
-use crate::xp::{Award, AwardRequest, XpAction, award};
+use crate::xp::activity::lock_users;
+use crate::xp::rules::{Activity, Subject};
+use crate::xp::{Award, AwardRequest, XpAction, award, record_activity};
 
 async fn require_own_story(
     connection: &mut AsyncPgConnection,
@@ -61,7 +62,7 @@ pub async fn accept(
 ) -> Result<StoryRecord, AppError> {
     let user = caller.require_user()?;
     let accepted = diesel::update(collaborators::table.find((story_id, user)))
-        .set(collaborators::accepted_at.eq(Some(chrono::Utc::now())))
+        .set(collaborators::accepted_at.eq(crate::db::clock_now()))
         .execute(connection)
         .await?;
     if accepted == 0 {
@@ -108,12 +109,16 @@ pub async fn complete(
             }
             diesel::update(stories::table.find(story_id))
                 .filter(stories::collaboration_completed_at.is_null())
-                .set(stories::collaboration_completed_at.eq(Some(chrono::Utc::now())))
+                .set(stories::collaboration_completed_at.eq(crate::db::clock_now()))
                 .execute(connection)
                 .await?;
             participants.push(story.author_id);
             // User rows are locked in id order so concurrent awards cannot deadlock.
             participants.sort_unstable();
+            lock_users(connection, &participants).await?;
+            let bonus =
+                record_activity(connection, story.author_id, Activity::CompleteCollaboration)
+                    .await?;
             let mut author_award = None;
             let mut collaborator_awards = Vec::new();
             for participant in participants {
@@ -133,7 +138,7 @@ pub async fn complete(
                 }
             }
             Ok(Completion {
-                outcome: StoryOutcome::whole(story, author_award),
+                outcome: StoryOutcome::whole(story, Award::combine(bonus, author_award)),
                 collaborator_awards,
             })
         })

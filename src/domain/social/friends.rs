@@ -7,8 +7,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::db::schema::friend_requests;
 use crate::domain::accounts::{self, UserRecord};
 use crate::error::AppError;
-use crate::xp::rules::Subject;
-use crate::xp::{Award, AwardRequest, XpAction, award};
+use crate::xp::activity::lock_users;
+use crate::xp::rules::{Activity, Subject};
+use crate::xp::{Award, AwardRequest, XpAction, award, record_activity};
 
 /// Where a friendship stands after addFriend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
@@ -77,11 +78,13 @@ pub async fn add(
             ))
             .get_result(connection)
             .await?;
+            lock_users(connection, &[caller, other]).await?;
+            let bonus = record_activity(connection, caller, Activity::AddFriend).await?;
             if !asked_back {
                 return Ok(FriendOutcome {
                     user,
                     status: FriendshipStatus::Pending,
-                    award: None,
+                    award: bonus,
                     friend_award: None,
                 });
             }
@@ -105,7 +108,7 @@ pub async fn add(
             Ok(FriendOutcome {
                 user,
                 status: FriendshipStatus::Friends,
-                award: caller_award,
+                award: Award::combine(bonus, caller_award),
                 friend_award,
             })
         })

@@ -8,8 +8,9 @@ use crate::auth::Caller;
 use crate::db::schema::comments;
 use crate::domain::stories::require_visible;
 use crate::error::AppError;
-use crate::xp::rules::Subject;
-use crate::xp::{Award, AwardRequest, XpAction, award};
+use crate::xp::activity::lock_users;
+use crate::xp::rules::{Activity, Subject};
+use crate::xp::{Award, AwardRequest, XpAction, award, record_activity};
 
 pub const BODY_MAX_CHARS: usize = 10_000;
 
@@ -23,14 +24,21 @@ pub struct CommentRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// Comments on a visible story (published, or the caller's own); the story author's
-/// award is returned (none for commenting on your own story or commenting again).
+/// What a comment came to: the story author's award (none for commenting on your own
+/// story or commenting again) and the commenter's own (a streak bonus).
+pub struct Commented {
+    pub comment: CommentRecord,
+    pub award: Option<Award>,
+    pub caller_award: Option<Award>,
+}
+
+/// Comments on a visible story (published, or the caller's own).
 pub async fn comment(
     connection: &mut AsyncPgConnection,
     caller: Caller,
     story_id: i64,
     body: String,
-) -> Result<(CommentRecord, Option<Award>), AppError> {
+) -> Result<Commented, AppError> {
     let user = caller.require_user()?;
     let body = body.trim().to_string();
     if body.is_empty() {
@@ -53,6 +61,17 @@ pub async fn comment(
                 .returning(CommentRecord::as_returning())
                 .get_result(connection)
                 .await?;
+            lock_users(connection, &[user, story.author_id]).await?;
+            let own = story.author_id == user;
+            let caller_award = record_activity(
+                connection,
+                user,
+                Activity::CommentOnStory {
+                    story: story_id,
+                    own,
+                },
+            )
+            .await?;
             let rule = XpAction::StoryCommented.rule();
             let award = match rule.story_recipient(story.author_id, user)? {
                 None => None,
@@ -68,7 +87,11 @@ pub async fn comment(
                     .await?
                 }
             };
-            Ok((comment, award))
+            Ok(Commented {
+                comment,
+                award,
+                caller_award,
+            })
         })
         .await
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::{LikeRequest, LikeResult, like_many};
 use crate::batching::{BatchLoad, Batcher, shared_error};
+use crate::clock::Clock;
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::metrics::Metrics;
@@ -15,10 +16,11 @@ use crate::metrics::Metrics;
 pub struct Likes(std::sync::Arc<Batcher<LikeBatch>>);
 
 impl Likes {
-    pub fn new(pool: &DbPool, metrics: &Metrics) -> Self {
+    pub fn new(pool: &DbPool, metrics: &Metrics, clock: Clock) -> Self {
         Self(std::sync::Arc::new(Batcher::new(LikeBatch {
             pool: pool.clone(),
             metrics: metrics.clone(),
+            clock,
         })))
     }
 
@@ -38,6 +40,7 @@ impl Likes {
 pub struct LikeBatch {
     pool: DbPool,
     metrics: Metrics,
+    clock: Clock,
 }
 
 impl BatchLoad for LikeBatch {
@@ -50,11 +53,12 @@ impl BatchLoad for LikeBatch {
         likes: &[LikeRequest],
     ) -> Result<HashMap<LikeRequest, LikeResult>, AppError> {
         let mut connection = self.pool.get().await?;
-        let outcomes = like_many(&mut connection, likes).await;
+        let outcomes = like_many(&mut connection, likes, self.clock).await;
         self.metrics.count_awards(
             outcomes
                 .values()
-                .filter_map(|outcome| outcome.as_ref().ok()?.award.as_ref()),
+                .filter_map(|outcome| outcome.as_ref().ok())
+                .flat_map(|outcome| outcome.award.iter().chain(&outcome.caller_award)),
         );
         Ok(outcomes)
     }

@@ -2,7 +2,7 @@
 
 mod calls;
 
-use calls::{CreateCall, LikesCall, StoryActionResult};
+use calls::{CreateCall, LikeResultRow, LikesCall};
 pub mod comments;
 pub mod likes;
 
@@ -15,11 +15,12 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::auth::Caller;
+use crate::clock::Clock;
 use crate::db::schema::{stories, story_likes, story_reads};
 use crate::error::AppError;
 use crate::xp::award::AchievementCandidates;
-use crate::xp::rules::Subject;
-use crate::xp::{Award, AwardRequest, XpAction, award};
+use crate::xp::rules::{Activity, Subject};
+use crate::xp::{Award, AwardRequest, XpAction, award, record_activity};
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const CONTENT_MAX_CHARS: usize = 100_000;
@@ -77,6 +78,9 @@ pub struct StoryOutcome {
     pub award: Option<Award>,
     /// The story's like count, when the action's statement returned it.
     pub like_count: Option<i64>,
+    /// What the call earned the caller when `award` went to someone else (a liker's
+    /// streak bonus); None when nothing.
+    pub caller_award: Option<Award>,
 }
 
 impl StoryOutcome {
@@ -88,6 +92,7 @@ impl StoryOutcome {
             content: Some(content),
             award,
             like_count: None,
+            caller_award: None,
         }
     }
 }
@@ -182,12 +187,12 @@ pub async fn create(
         candidates: AchievementCandidates::for_action(XpAction::StoryCreated),
     };
     let row = (&call)
-        .get_result::<StoryActionResult>(connection)
+        .get_result::<LikeResultRow>(connection)
         .await
         .optional()?
         .ok_or_else(|| AppError::Internal("create_story returned no row".into()))?;
     // The statement does not send back the text it was given.
-    Ok(row.into_outcome(XpAction::StoryCreated, Some(call.content)))
+    Ok(row.into_create_outcome(author, call.content))
 }
 
 /// A story's text, read apart from the story when an action left it out.
@@ -221,12 +226,13 @@ pub async fn publish(
                 .returning(StoryRecord::as_returning())
                 .get_result(connection)
                 .await?;
+            let bonus = record_activity(connection, user, Activity::PublishStory).await?;
             let award = award(
                 connection,
                 AwardRequest::new(user, XpAction::StoryPublished, Subject::Story(id)),
             )
             .await?;
-            Ok(StoryOutcome::whole(story, award))
+            Ok(StoryOutcome::whole(story, Award::combine(bonus, award)))
         })
         .await
 }
@@ -237,15 +243,18 @@ pub async fn publish(
 pub struct LikeRequest {
     pub story: i64,
     pub liker: i64,
+    /// The request's instant under the test clock; None: the database's clock.
+    pub now: Option<DateTime<Utc>>,
     ticket: u64,
 }
 
 impl LikeRequest {
-    pub fn new(story: i64, liker: i64) -> Self {
+    pub fn new(story: i64, liker: i64, now: Option<DateTime<Utc>>) -> Self {
         static TICKETS: AtomicU64 = AtomicU64::new(0);
         Self {
             story,
             liker,
+            now,
             ticket: TICKETS.fetch_add(1, Ordering::Relaxed),
         }
     }
@@ -271,10 +280,11 @@ pub type LikeResult = Result<StoryOutcome, Arc<AppError>>;
 pub async fn like_many(
     connection: &mut AsyncPgConnection,
     likes: &[LikeRequest],
+    clock: Clock,
 ) -> HashMap<LikeRequest, LikeResult> {
     let mut outcomes = HashMap::with_capacity(likes.len());
     for likes in likes.chunks(MAX_LIKES_PER_TRANSACTION) {
-        let error = match like_in_one_transaction(connection, likes).await {
+        let error = match like_in_one_transaction(connection, likes, clock).await {
             Ok(written) => {
                 outcomes.extend(written.map(|(like, outcome)| (like, Ok(outcome))));
                 continue;
@@ -287,7 +297,7 @@ pub async fn like_many(
         }
         tracing::warn!(%error, likes = likes.len(), "a batch of likes failed; writing each alone");
         for like in likes {
-            match like_in_one_transaction(connection, std::slice::from_ref(like)).await {
+            match like_in_one_transaction(connection, std::slice::from_ref(like), clock).await {
                 Ok(written) => {
                     outcomes.extend(written.map(|(like, outcome)| (like, Ok(outcome))));
                 }
@@ -305,6 +315,7 @@ pub async fn like_many(
 async fn like_in_one_transaction(
     connection: &mut AsyncPgConnection,
     likes: &[LikeRequest],
+    clock: Clock,
 ) -> Result<impl Iterator<Item = (LikeRequest, StoryOutcome)>, AppError> {
     let call = LikesCall {
         stories: likes.iter().map(|like| like.story).collect(),
@@ -321,11 +332,16 @@ async fn like_in_one_transaction(
             })
             .collect(),
         candidates: AchievementCandidates::for_action(XpAction::StoryLiked),
+        // Under the test clock every like sets its own instant (or the real clock's),
+        // whatever the pooled connection carried before.
+        nows: clock
+            .is_test()
+            .then(|| likes.iter().map(|like| like.now).collect()),
     };
-    let rows: Vec<(i64, StoryActionResult)> = call.load(connection).await?;
+    let rows: Vec<(i64, LikeResultRow)> = call.load(connection).await?;
     Ok(rows.into_iter().filter_map(|(position, row)| {
         let like = *likes.get(usize::try_from(position).ok()?.checked_sub(1)?)?;
-        Some((like, row.into_outcome(XpAction::StoryLiked, None)))
+        Some((like, row.into_like_outcome(like.liker)))
     }))
 }
 
@@ -340,9 +356,12 @@ pub async fn read(
     connection
         .transaction(async move |connection| {
             let story = require_visible(connection, caller, id).await?;
+            let own = story.author_id == user;
+            let bonus =
+                record_activity(connection, user, Activity::ReadStory { story: id, own }).await?;
             let rule = XpAction::StoryRead.rule();
             let Some(recipient) = rule.story_recipient(story.author_id, user)? else {
-                return Ok(StoryOutcome::whole(story, None));
+                return Ok(StoryOutcome::whole(story, bonus));
             };
             diesel::insert_into(story_reads::table)
                 .values((story_reads::story_id.eq(id), story_reads::user_id.eq(user)))
@@ -354,7 +373,14 @@ pub async fn read(
                 AwardRequest::new(recipient, XpAction::StoryRead, Subject::Story(id)),
             )
             .await?;
-            Ok(StoryOutcome::whole(story, award))
+            // STORY_READ pays the reader (ACTOR): one award of the call.
+            Ok(if recipient == user {
+                StoryOutcome::whole(story, Award::combine(bonus, award))
+            } else {
+                let mut outcome = StoryOutcome::whole(story, award);
+                outcome.caller_award = bonus;
+                outcome
+            })
         })
         .await
 }
