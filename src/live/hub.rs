@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
@@ -17,8 +17,11 @@ use diesel_async::RunQueryDsl;
 use crate::db::DbPool;
 use crate::error::AppError;
 
-/// Events one user may have queued before a slow subscriber starts missing them.
+/// Level-ups one user may have queued before a slow subscriber starts missing them.
 const PER_USER_BUFFER: usize = 16;
+/// Awards one user may have queued: a burst of likes on a popular story is many awards
+/// at once (a lagging subscriber is told in the log which it missed).
+const PER_USER_AWARD_BUFFER: usize = 256;
 
 /// One level-up, as `award_xp` announces it.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -266,7 +269,14 @@ impl LiveHub {
     ) -> impl Stream<Item = E> + Send + 'static {
         let receiver = lock(routes)
             .entry(user)
-            .or_insert_with(|| broadcast::channel(PER_USER_BUFFER).0)
+            .or_insert_with(|| {
+                let capacity = if awards {
+                    PER_USER_AWARD_BUFFER
+                } else {
+                    PER_USER_BUFFER
+                };
+                broadcast::channel(capacity).0
+            })
             .subscribe();
         self.inner.subscriptions.send_modify(|count| *count += 1);
         let guard = RouteGuard {
@@ -276,7 +286,20 @@ impl LiveHub {
         };
         let stopped = self.stopped();
         BroadcastStream::new(receiver)
-            .filter_map(|event| async move { event.ok() })
+            .filter_map(move |event| async move {
+                match event {
+                    Ok(event) => Some(event),
+                    Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                        tracing::warn!(
+                            user,
+                            missed,
+                            awards,
+                            "a slow subscriber missed live events"
+                        );
+                        None
+                    }
+                }
+            })
             .take_until(stopped)
             .map(move |event| {
                 let _ = &guard;

@@ -14,6 +14,7 @@ mod hardening;
 mod http_conformance;
 mod legacy;
 mod live;
+mod live_awards;
 mod logs;
 mod metrics;
 mod pooler;
