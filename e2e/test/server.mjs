@@ -27,7 +27,9 @@ export async function startServer() {
   // Run as root, storyxp runs PostgreSQL as the postgres user, who must reach the dir.
   chmodSync(dataDir, 0o755);
   const port = await freePort();
-  const env = { ...process.env, STORYXP_DATA_DIR: dataDir, STORYXP_ADDR: `127.0.0.1:${port}`, RUST_LOG: 'warn' };
+  // The test clock lets a request name its instant (X-Storyxp-Now), so the daily loop's
+  // test can walk dates; requests without the header run on real time as always.
+  const env = { ...process.env, STORYXP_DATA_DIR: dataDir, STORYXP_ADDR: `127.0.0.1:${port}`, RUST_LOG: 'warn', STORYXP_TEST_CLOCK: '1' };
   delete env.DATABASE_URL;
   delete env.JWT_SECRET;
   const child = spawn(binary, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
