@@ -581,10 +581,22 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
         storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StoryLiked).to_string();
     let candidates_create =
         storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StoryCreated).to_string();
+    // What the daily loop adds to both calls: the quest the action advances and the
+    // achievements a streak bonus may unlock, as storyxp passes them.
+    let candidates_streak =
+        storyxp::xp::rules::achievement_candidates(storyxp::xp::XpAction::StreakBonus).to_string();
+    use storyxp::xp::rules::Activity;
+    let quest_like = Activity::LikeStory {
+        story: 0,
+        own: false,
+    }
+    .quest()
+    .map(|quest| quest.as_str());
+    let quest_create = Activity::CreateStory.quest().map(|quest| quest.as_str());
     let prepare = |sql: &'static str| client.prepare(sql);
     let (Ok(like), Ok(create), Ok(find_users)) = (
-        prepare("SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM like_story($1, $2, $3, $4::text::jsonb)").await,
-        prepare("SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM create_story($1, $2, $3, $4, $5::text::jsonb)").await,
+        prepare("SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM like_story($1, $2, $3, $4::text::jsonb, $5, $6::text::jsonb)").await,
+        prepare("SELECT id, author_id, title, published, created_at, xp_gained, total_xp, level, previous_level, unlocked, awarded_at, notification_id, like_count FROM create_story($1, $2, $3, $4, $5::text::jsonb, $6, $7::text::jsonb)").await,
         prepare("SELECT id, username, email, experience_points, level, is_admin, created_at FROM users WHERE id = ANY($1)").await,
     ) else {
         outcome.errors += 1;
@@ -604,7 +616,17 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
                         .key()
                         .unwrap_or_default();
                     client
-                        .query(&like, &[&story, &user, &subject, &candidates_like])
+                        .query(
+                            &like,
+                            &[
+                                &story,
+                                &user,
+                                &subject,
+                                &candidates_like,
+                                &quest_like,
+                                &candidates_streak,
+                            ],
+                        )
                         .await?;
                 }
                 Operation::CreateStory => {
@@ -619,6 +641,8 @@ async fn ceiling_client(url: String, operation: Operation, seed: u64) -> Outcome
                                 &"Once upon a time.",
                                 &storyxp::xp::rules::Subject::STORY_PREFIX,
                                 &candidates_create,
+                                &quest_create,
+                                &candidates_streak,
                             ],
                         )
                         .await?;

@@ -499,3 +499,29 @@ async fn seeding_keeps_tuned_amounts_and_restores_the_defaults() {
         );
     }
 }
+
+/// The hot-path functions run with enable_seqscan = off, which prices any sequential scan
+/// at 10^10 and so would have PostgreSQL JIT-compile tiny statements (100 ms each): each
+/// of them must turn JIT off too (migration 000010).
+#[tokio::test(flavor = "multi_thread")]
+async fn functions_without_sequential_scans_run_without_jit() {
+    #[derive(diesel::QueryableByName)]
+    struct Function {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let app = TestApp::spawn().await;
+    let mut connection = app.sql().await;
+    let missing: Vec<Function> = diesel::sql_query(
+        "SELECT p.oid::regprocedure::text AS name FROM pg_proc p \
+          WHERE 'enable_seqscan=off' = ANY (p.proconfig) AND NOT 'jit=off' = ANY (p.proconfig)",
+    )
+    .load(&mut connection)
+    .await
+    .unwrap();
+    let names: Vec<&str> = missing
+        .iter()
+        .map(|function| function.name.as_str())
+        .collect();
+    assert_eq!(names, Vec::<&str>::new());
+}
