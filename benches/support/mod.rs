@@ -17,7 +17,17 @@ where
     Fut: Future<Output = BenchResult>,
 {
     let dir = std::env::temp_dir().join(format!("storyxp-bench-{name}-{}", std::process::id()));
-    let cluster = ManagedCluster::prepare(&dir, settings)?;
+    // STORYXP_BENCH_STATEMENTS=1: pg_stat_statements over every statement, nested ones
+    // (inside the SQL functions) included; the costliest are printed at the end.
+    let statements = std::env::var_os("STORYXP_BENCH_STATEMENTS").is_some();
+    let mut settings = settings.to_vec();
+    if statements {
+        settings.extend([
+            "shared_preload_libraries=pg_stat_statements",
+            "pg_stat_statements.track=all",
+        ]);
+    }
+    let cluster = ManagedCluster::prepare(&dir, &settings)?;
     cluster.start()?;
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -27,11 +37,43 @@ where
                 .await?;
             let url = cluster.connection_string("bench");
             storyxp::app::setup::migrate(&url).await?;
-            bench(url).await
+            if statements {
+                statement_profile(&url, "CREATE EXTENSION pg_stat_statements").await?;
+            }
+            bench(url.clone()).await?;
+            if statements {
+                statement_profile(&url, "").await?;
+            }
+            Ok(())
         });
     let _ = cluster.stop();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// Runs `setup`, or (empty) prints the 25 statements that took the most time, with
+/// calls and mean time, to stderr.
+async fn statement_profile(url: &str, setup: &str) -> BenchResult {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    if !setup.is_empty() {
+        client.batch_execute(setup).await?;
+        return Ok(());
+    }
+    let rows = client
+        .query(
+            "SELECT calls, total_exec_time, mean_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 160)
+               FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25",
+            &[],
+        )
+        .await?;
+    eprintln!("| calls | total ms | mean ms | statement |\n|---|---|---|---|");
+    for row in rows {
+        let (calls, total, mean, query): (i64, f64, f64, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        eprintln!("| {calls} | {total:.0} | {mean:.3} | {query} |");
+    }
+    Ok(())
 }
 
 /// The `p` quantile (0..=1) of sorted durations; zero for none.

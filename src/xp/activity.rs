@@ -2,15 +2,14 @@
 //! the action's transaction by one call of the SQL function `xp_activity`
 //! (migrations/), which reads the rules from `xp_settings` and `xp_quests`.
 
-use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 use diesel::{OptionalExtension, QueryResult};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::award::{AchievementCandidates, Award};
-use super::rules::{AchievementKey, Activity, XpAction};
+use super::award::{AchievementCandidates, Award, AwardRow, AwardSql, award_from_row};
+use super::rules::{Activity, XpAction};
 use crate::error::AppError;
 
 struct ActivityCall {
@@ -27,16 +26,7 @@ impl QueryId for ActivityCall {
 }
 
 impl Query for ActivityCall {
-    type SqlType = (
-        Integer,
-        Integer,
-        Integer,
-        Integer,
-        Array<Text>,
-        Timestamptz,
-        Nullable<BigInt>,
-        Array<BigInt>,
-    );
+    type SqlType = AwardSql;
 }
 
 impl QueryFragment<Pg> for ActivityCall {
@@ -57,17 +47,6 @@ impl QueryFragment<Pg> for ActivityCall {
         Ok(())
     }
 }
-
-type ActivityRow = (
-    i32,
-    i32,
-    i32,
-    i32,
-    Vec<String>,
-    DateTime<Utc>,
-    Option<i64>,
-    Vec<i64>,
-);
 
 /// The candidates every streak bonus passes (WEEK_STREAK, MONTH_STREAK, levels).
 pub(crate) fn streak_candidates() -> AchievementCandidates {
@@ -92,34 +71,8 @@ pub async fn record(
         own_story: story.is_some_and(|(_, own)| own),
         candidates: streak_candidates(),
     };
-    let row: Option<ActivityRow> = call.get_result(connection).await.optional()?;
-    Ok(row.map(
-        |(
-            xp_gained,
-            total_xp,
-            level,
-            previous_level,
-            unlocked,
-            awarded_at,
-            notification_id,
-            entries,
-        )| Award {
-            recipient: user,
-            action: XpAction::StreakBonus,
-            xp_gained,
-            total_xp,
-            level,
-            previous_level,
-            achievements: unlocked
-                .iter()
-                .filter_map(|code| AchievementKey::from_code(code))
-                .collect(),
-            awarded_at,
-            notification_id,
-            entries,
-            streak_bonus: None,
-        },
-    ))
+    let row: Option<AwardRow> = call.get_result(connection).await.optional()?;
+    Ok(row.map(|row| award_from_row(user, XpAction::StreakBonus, row)))
 }
 
 /// Locks the rows of `users` in ascending id order (FOR NO KEY UPDATE, the lock an

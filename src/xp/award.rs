@@ -112,7 +112,22 @@ impl Award {
     }
 }
 
-type AwardRow = (
+/// The columns `award_xp` (and `xp_activity`, which returns its streak bonus's) returns,
+/// in order: xp_gained, total_xp, level, previous_level, unlocked, awarded_at,
+/// notification_id, entries.
+pub(crate) type AwardSql = (
+    Integer,
+    Integer,
+    Integer,
+    Integer,
+    Array<Text>,
+    Timestamptz,
+    Nullable<BigInt>,
+    Array<BigInt>,
+);
+
+/// A row of `AwardSql`.
+pub(crate) type AwardRow = (
     i32,
     i32,
     i32,
@@ -122,6 +137,36 @@ type AwardRow = (
     Option<i64>,
     Vec<i64>,
 );
+
+/// The award such a row describes, paid to `recipient` for `action`.
+pub(crate) fn award_from_row(recipient: i64, action: XpAction, row: AwardRow) -> Award {
+    let (
+        xp_gained,
+        total_xp,
+        level,
+        previous_level,
+        unlocked,
+        awarded_at,
+        notification_id,
+        entries,
+    ) = row;
+    Award {
+        recipient,
+        action,
+        xp_gained,
+        total_xp,
+        level,
+        previous_level,
+        achievements: unlocked
+            .iter()
+            .filter_map(|code| AchievementKey::from_code(code))
+            .collect(),
+        awarded_at,
+        notification_id,
+        entries,
+        streak_bonus: None,
+    }
+}
 
 /// `SELECT ... FROM award_xp(...)` as a query with a static id, so each connection
 /// prepares it once and then only binds and executes it (`sql_query` would be parsed
@@ -144,16 +189,7 @@ impl QueryId for AwardCall {
 }
 
 impl Query for AwardCall {
-    type SqlType = (
-        Integer,
-        Integer,
-        Integer,
-        Integer,
-        Array<Text>,
-        Timestamptz,
-        Nullable<BigInt>,
-        Array<BigInt>,
-    );
+    type SqlType = AwardSql;
 }
 
 impl QueryFragment<Pg> for AwardCall {
@@ -283,33 +319,5 @@ pub async fn award(
         candidates: AchievementCandidates::for_action(request.action),
     };
     let row: Option<AwardRow> = call.get_result(connection).await.optional()?;
-    Ok(row.map(
-        |(
-            xp_gained,
-            total_xp,
-            level,
-            previous_level,
-            unlocked,
-            awarded_at,
-            notification_id,
-            entries,
-        )| {
-            Award {
-                recipient: request.recipient,
-                action: request.action,
-                xp_gained,
-                total_xp,
-                level,
-                previous_level,
-                achievements: unlocked
-                    .iter()
-                    .filter_map(|code| AchievementKey::from_code(code))
-                    .collect(),
-                awarded_at,
-                notification_id,
-                entries,
-                streak_bonus: None,
-            }
-        },
-    ))
+    Ok(row.map(|row| award_from_row(request.recipient, request.action, row)))
 }

@@ -214,24 +214,7 @@ async fn a_bad_token_closes_the_socket_with_4403() {
 async fn an_anonymous_subscription_is_unauthenticated() {
     let app = TestApp::spawn().await;
     let mut client = app.websocket("graphql-transport-ws").await;
-    match client.init(None).await {
-        WsEvent::Json(ack) => assert_eq!(ack["type"], "connection_ack"),
-        other => panic!("{other:?}"),
-    }
-    client
-        .send(json!({ "id": "1", "type": "subscribe", "payload": { "query": LEVEL_UPS } }))
-        .await;
-    let refused = client.next_json().await;
-    assert_eq!(refused["type"], "next", "{refused}");
-    assert_eq!(refused["payload"]["data"], json!(null));
-    assert_eq!(
-        refused["payload"]["errors"][0]["extensions"]["code"],
-        "UNAUTHENTICATED"
-    );
-    assert_eq!(
-        client.next_json().await,
-        json!({ "id": "1", "type": "complete" })
-    );
+    client.assert_unauthenticated(LEVEL_UPS).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -150,19 +150,7 @@ async fn twenty_parallel_likes_arrive_as_twenty_events_summing_to_the_xp() {
 async fn an_anonymous_xp_awarded_subscription_is_unauthenticated() {
     let app = TestApp::spawn().await;
     let mut client = app.websocket("graphql-transport-ws").await;
-    match client.init(None).await {
-        WsEvent::Json(ack) => assert_eq!(ack["type"], "connection_ack"),
-        other => panic!("{other:?}"),
-    }
-    client
-        .send(json!({ "id": "1", "type": "subscribe", "payload": { "query": XP_AWARDED } }))
-        .await;
-    let refused = client.next_json().await;
-    assert_eq!(refused["payload"]["data"], json!(null), "{refused}");
-    assert_eq!(
-        refused["payload"]["errors"][0]["extensions"]["code"],
-        "UNAUTHENTICATED"
-    );
+    client.assert_unauthenticated(XP_AWARDED).await;
     let mut connection = app.sql().await;
     let rows: Count = diesel::sql_query("SELECT count(*) AS count FROM live_award_subscribers")
         .get_result(&mut connection)

@@ -736,6 +736,28 @@ impl WsClient {
             .await;
     }
 
+    /// Without a token, subscribes to `query` over graphql-transport-ws and asserts
+    /// the server refuses it as UNAUTHENTICATED (a `next` with null data, then complete).
+    pub async fn assert_unauthenticated(&mut self, query: &str) {
+        match self.init(None).await {
+            WsEvent::Json(ack) => assert_eq!(ack["type"], "connection_ack"),
+            other => panic!("expected connection_ack, got {other:?}"),
+        }
+        self.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }))
+            .await;
+        let refused = self.next_json().await;
+        assert_eq!(refused["type"], "next", "{refused}");
+        assert_eq!(refused["payload"]["data"], json!(null), "{refused}");
+        assert_eq!(
+            refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "{refused}"
+        );
+        assert_eq!(
+            self.next_json().await,
+            json!({ "id": "1", "type": "complete" })
+        );
+    }
+
     /// The next levelUps event's data.
     pub async fn next_level_up(&mut self) -> Value {
         let message = self.next_json().await;
