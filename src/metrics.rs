@@ -279,13 +279,25 @@ impl Metrics {
     /// XP, one ACHIEVEMENT_EARNED award per achievement it unlocked with its bonus (as
     /// the ledger has them), and a level-up if it raised the level.
     pub fn count_award(&self, award: &Award) {
-        let (mut xp_gained, mut achievements) = (award.xp_gained, &award.achievements[..]);
-        if let Some(streak_bonus) = &award.streak_bonus {
-            self.count_award(streak_bonus);
-            xp_gained = xp_gained.saturating_sub(streak_bonus.xp_gained);
-            achievements = achievements
-                .get(streak_bonus.achievements.len()..)
-                .unwrap_or_default();
+        self.count_award_entries(award);
+        if award.leveled_up() {
+            self.0.level_ups.inc();
+        }
+    }
+
+    /// The ledger entries behind `award`: its folded awards by their own actions, the
+    /// achievements' bonuses as ACHIEVEMENT_EARNED, the rest as the award's action.
+    fn count_award_entries(&self, award: &Award) {
+        let mut xp_gained = award.xp_gained;
+        let mut achievements = award.achievements.clone();
+        for part in &award.folded {
+            self.count_award_entries(part);
+            xp_gained = xp_gained.saturating_sub(part.xp_gained);
+            for key in &part.achievements {
+                if let Some(position) = achievements.iter().position(|own| own == key) {
+                    achievements.remove(position);
+                }
+            }
         }
         let unlocked = i32::try_from(achievements.len()).unwrap_or(i32::MAX);
         let bonus = achievements
@@ -300,9 +312,6 @@ impl Metrics {
         self.count_ledger_entries(award.action, 1, xp_gained.saturating_sub(bonus));
         if unlocked > 0 {
             self.count_ledger_entries(XpAction::AchievementEarned, unlocked, bonus);
-        }
-        if award.leveled_up() {
-            self.0.level_ups.inc();
         }
     }
 
@@ -415,7 +424,7 @@ mod tests {
             awarded_at: Utc::now(),
             notification_id: Some(1),
             entries: vec![1, 2, 3],
-            streak_bonus: None,
+            folded: Vec::new(),
         });
         let text = metrics.render(&snapshot()).unwrap();
         let value = |series: &str| sample(&text, series).unwrap();

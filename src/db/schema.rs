@@ -40,6 +40,9 @@ diesel::table! {
         amount -> Int4,
         reason -> Nullable<Text>,
         created_at -> Timestamptz,
+        base_amount -> Nullable<Int4>,
+        multiplier_hundredths -> Int4,
+        boost_id -> Nullable<Int8>,
     }
 }
 
@@ -91,6 +94,20 @@ diesel::joinable!(story_likes -> stories (story_id));
 diesel::joinable!(xp_ledger -> users (recipient_id));
 
 diesel::table! {
+    xp_boosts (id) {
+        id -> Int8,
+        name -> Text,
+        multiplier_hundredths -> Int4,
+        actions -> Array<Text>,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        ended_by -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
     comments (id) {
         id -> Int8,
         story_id -> Int8,
@@ -138,6 +155,7 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     xp_ledger,
+    xp_boosts,
     stories,
     story_likes,
     user_achievements,

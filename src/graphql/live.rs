@@ -105,6 +105,6 @@ fn award(event: AwardEvent) -> Option<XpAward> {
         awarded_at,
         notification_id: None,
         entries: event.entries.unwrap_or_default(),
-        streak_bonus: None,
+        folded: Vec::new(),
     }))
 }

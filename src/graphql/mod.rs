@@ -1,6 +1,7 @@
 //! The GraphQL API: schema assembly from one object per concern.
 
 pub mod admin;
+pub mod boost;
 pub mod character;
 pub mod collaboration;
 pub mod comment;
@@ -46,6 +47,7 @@ pub struct Query(
     user::UserQuery,
     story::StoryQuery,
     xp::XpQuery,
+    boost::BoostQuery,
     leaderboard::LeaderboardQuery,
     notification::NotificationQuery,
 );
@@ -65,6 +67,7 @@ pub struct Mutation(
     friend::FriendMutation,
     collaboration::CollaborationMutation,
     admin::AdminMutation,
+    boost::BoostMutation,
     notification::NotificationMutation,
 );
 

@@ -135,9 +135,30 @@ impl XpEvent {
             AppError::Internal(format!("ledger entry {} has no known action", self.0.id))
         })
     }
-    /// The XP this entry added: at least 1.
+    /// The XP this entry added: at least 1 (with a boost, baseXp times the multiplier,
+    /// rounded half up).
     async fn xp_gained(&self) -> i32 {
         self.0.amount
+    }
+    /// What the action paid before any boost (xpGained when there was none).
+    async fn base_xp(&self) -> i32 {
+        self.0.base_amount.unwrap_or(self.0.amount)
+    }
+    /// The boost's multiplier; 1.0 when none applied.
+    async fn multiplier(&self) -> f64 {
+        f64::from(self.0.multiplier_hundredths) / 100.0
+    }
+    /// The boost that multiplied this entry; null when none did.
+    async fn boost(&self, ctx: &Context<'_>) -> Result<Option<super::boost::XpBoost>, AppError> {
+        let Some(id) = self.0.boost_id else {
+            return Ok(None);
+        };
+        let mut connection = super::context::connection(ctx).await?;
+        Ok(crate::domain::boosts::find_many(&mut connection, &[id])
+            .await?
+            .into_iter()
+            .next()
+            .map(super::boost::XpBoost))
     }
     /// Why, when it was recorded: the admin's reason of an awardXp, "Achievement
     /// unlocked: NAME" for ACHIEVEMENT_EARNED; null otherwise.

@@ -64,8 +64,10 @@ pub struct Award {
     pub notification_id: Option<i64>,
     /// The ledger entries written (the action's, then each achievement's).
     pub entries: Vec<i64>,
-    /// The STREAK_BONUS award this one includes (`then`), for counting apart.
-    pub streak_bonus: Option<Box<Award>>,
+    /// Awards of other actions this one includes (`then`: a streak bonus before the
+    /// action's award, a friend bonus after it). Their XP and achievements are in this
+    /// award's totals; metrics count them apart, by their own actions.
+    pub folded: Vec<Award>,
 }
 
 impl Award {
@@ -74,19 +76,27 @@ impl Award {
     }
 
     /// One award of a call out of two to the same user, made in this order (a streak
-    /// bonus then the action's award, or a quest's then the day's clearing): the XP of
-    /// both; the action is the first's, unless that is a streak bonus, whose call's own
-    /// action it is (contract, "What a call earned").
-    pub fn then(self, later: Award) -> Award {
+    /// bonus then the action's award, the action's award then a friend bonus): the XP
+    /// of both; the action is the first's, unless that is a streak bonus, whose call's
+    /// own action it is (contract, "What a call earned"). The award of the other
+    /// action goes into `folded`.
+    pub fn then(mut self, mut later: Award) -> Award {
         debug_assert_eq!(self.recipient, later.recipient);
         let mut achievements = self.achievements.clone();
-        achievements.extend(later.achievements);
+        achievements.extend(later.achievements.iter().copied());
         let mut entries = self.entries.clone();
-        entries.extend(later.entries);
-        let (action, streak_bonus) = if self.action == XpAction::StreakBonus {
-            (later.action, Some(Box::new(self.clone())))
+        entries.extend(later.entries.iter().copied());
+        let mut folded = std::mem::take(&mut self.folded);
+        folded.append(&mut later.folded);
+        let action = if self.action == XpAction::StreakBonus {
+            let action = later.action;
+            folded.push(self.clone());
+            action
         } else {
-            (self.action, self.streak_bonus.clone())
+            if later.action != self.action {
+                folded.push(later.clone());
+            }
+            self.action
         };
         Award {
             recipient: later.recipient,
@@ -99,7 +109,7 @@ impl Award {
             awarded_at: later.awarded_at,
             notification_id: later.notification_id.or(self.notification_id),
             entries,
-            streak_bonus,
+            folded,
         }
     }
 
@@ -164,7 +174,7 @@ pub(crate) fn award_from_row(recipient: i64, action: XpAction, row: AwardRow) ->
         awarded_at,
         notification_id,
         entries,
-        streak_bonus: None,
+        folded: Vec::new(),
     }
 }
 
@@ -291,7 +301,7 @@ pub(crate) fn award_from_columns(action: XpAction, columns: MaybeAwardColumns) -
         awarded_at: awarded_at?,
         notification_id,
         entries: entries.unwrap_or_default(),
-        streak_bonus: None,
+        folded: Vec::new(),
     })
 }
 

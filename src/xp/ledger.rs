@@ -16,6 +16,11 @@ pub struct LedgerEntry {
     pub amount: i32,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// What the action paid before a boost; None in entries older than boosts.
+    pub base_amount: Option<i32>,
+    /// 100: no boost.
+    pub multiplier_hundredths: i32,
+    pub boost_id: Option<i64>,
 }
 
 /// A page of a user's ledger, newest first, after the entry `after` (its id).

@@ -40,6 +40,9 @@ pub enum XpAction {
     QuestCompleted,
     /// All three daily quests of a local date claimed: 50 XP, once per date.
     DailyQuestsCleared,
+    /// A collaboration was completed by participants who are friends: 25 XP to each
+    /// participant who is a mutual friend of another participant, once per story.
+    FriendCollaboration,
 }
 
 /// Who receives an action's award.
@@ -89,6 +92,8 @@ pub struct XpRule {
     /// At most this many paid awards per user and local date (None: no cap); past it
     /// the action succeeds and earns nothing, then or ever.
     pub daily_limit: Option<i32>,
+    /// Whether an XP boost may multiply it (contract, "Boosts": the first eight).
+    pub boostable: bool,
     pub description: &'static str,
 }
 
@@ -99,7 +104,7 @@ impl XpAction {
         Self::ALL.into_iter().find(|action| action.as_str() == code)
     }
 
-    pub const ALL: [XpAction; 13] = [
+    pub const ALL: [XpAction; 14] = [
         XpAction::StoryCreated,
         XpAction::StoryPublished,
         XpAction::CollaborationCompleted,
@@ -113,6 +118,7 @@ impl XpAction {
         XpAction::StreakBonus,
         XpAction::QuestCompleted,
         XpAction::DailyQuestsCleared,
+        XpAction::FriendCollaboration,
     ];
 
     /// The action's rule: the rules table. A `match`, so an action without a rule does
@@ -126,6 +132,7 @@ impl XpAction {
                 recipient: Recipient::Actor,
                 pays_on_own_story: true,
                 daily_limit: Some(10),
+                boostable: true,
                 description: "Creating a new story (draft or published); once per story",
             },
             XpAction::StoryPublished => &XpRule {
@@ -135,6 +142,7 @@ impl XpAction {
                 recipient: Recipient::Actor,
                 pays_on_own_story: true,
                 daily_limit: Some(10),
+                boostable: true,
                 description: "Publishing a story to the library; once per story, ever",
             },
             XpAction::CollaborationCompleted => &XpRule {
@@ -144,6 +152,7 @@ impl XpAction {
                 recipient: Recipient::Participants,
                 pays_on_own_story: true,
                 daily_limit: None,
+                boostable: true,
                 description: "Completing a collaborative story; to the author and each accepted collaborator, once per story",
             },
             XpAction::StoryLiked => &XpRule {
@@ -153,6 +162,7 @@ impl XpAction {
                 recipient: Recipient::Author,
                 pays_on_own_story: false,
                 daily_limit: None,
+                boostable: true,
                 description: "Your story receives a like; once per story and liker, ever",
             },
             XpAction::StoryCommented => &XpRule {
@@ -162,6 +172,7 @@ impl XpAction {
                 recipient: Recipient::Author,
                 pays_on_own_story: false,
                 daily_limit: None,
+                boostable: true,
                 description: "Your story receives a comment; once per story and commenter",
             },
             XpAction::FriendAdded => &XpRule {
@@ -171,6 +182,7 @@ impl XpAction {
                 recipient: Recipient::BothFriends,
                 pays_on_own_story: true,
                 daily_limit: None,
+                boostable: true,
                 description: "Becoming friends; to both, once per pair, ever",
             },
             XpAction::CharacterCreated => &XpRule {
@@ -180,6 +192,7 @@ impl XpAction {
                 recipient: Recipient::Actor,
                 pays_on_own_story: true,
                 daily_limit: Some(10),
+                boostable: true,
                 description: "Creating a character",
             },
             XpAction::StoryRead => &XpRule {
@@ -189,6 +202,7 @@ impl XpAction {
                 recipient: Recipient::Actor,
                 pays_on_own_story: false,
                 daily_limit: Some(30),
+                boostable: true,
                 description: "Reading someone else's story; once per story",
             },
             XpAction::AchievementEarned => &XpRule {
@@ -198,6 +212,7 @@ impl XpAction {
                 recipient: Recipient::Earner,
                 pays_on_own_story: true,
                 daily_limit: None,
+                boostable: false,
                 description: "Earning an achievement; once per achievement",
             },
             XpAction::Custom => &XpRule {
@@ -207,6 +222,7 @@ impl XpAction {
                 recipient: Recipient::Target,
                 pays_on_own_story: true,
                 daily_limit: None,
+                boostable: false,
                 description: "Awarded by an admin; the amount is set per award",
             },
             XpAction::StreakBonus => &XpRule {
@@ -216,6 +232,7 @@ impl XpAction {
                 recipient: Recipient::Actor,
                 pays_on_own_story: true,
                 daily_limit: None,
+                boostable: false,
                 description: "The first activity of a day with a streak of 2 days or more: 5 XP per streak day, at most 50 (from day 10); once per local date. xp is the maximum",
             },
             XpAction::QuestCompleted => &XpRule {
@@ -225,6 +242,7 @@ impl XpAction {
                 recipient: Recipient::Actor,
                 pays_on_own_story: true,
                 daily_limit: None,
+                boostable: false,
                 description: "Claiming a completed daily quest: the quest's own XP (15 to 25); once per quest. xp is the maximum",
             },
             XpAction::DailyQuestsCleared => &XpRule {
@@ -234,7 +252,18 @@ impl XpAction {
                 recipient: Recipient::Actor,
                 pays_on_own_story: true,
                 daily_limit: None,
+                boostable: false,
                 description: "Claiming the last of a day's three daily quests; once per local date",
+            },
+            XpAction::FriendCollaboration => &XpRule {
+                action: XpAction::FriendCollaboration,
+                name: "FRIEND_COLLABORATION",
+                xp: Some(25),
+                recipient: Recipient::Participants,
+                pays_on_own_story: true,
+                daily_limit: None,
+                boostable: false,
+                description: "Completing a collaboration with friends: to each participant who is a mutual friend of another participant, once per story",
             },
         }
     }

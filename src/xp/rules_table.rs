@@ -47,20 +47,23 @@ pub async fn seed(connection: &mut AsyncPgConnection) -> QueryResult<()> {
     let recipients: Vec<&str> = rules().map(|rule| rule.recipient.as_str()).collect();
     let own_story: Vec<bool> = rules().map(|rule| rule.pays_on_own_story).collect();
     let limits: Vec<Option<i32>> = rules().map(|rule| rule.daily_limit).collect();
+    let boostable: Vec<bool> = rules().map(|rule| rule.boostable).collect();
     diesel::sql_query(
-        "INSERT INTO xp_rules (action, default_xp, recipient, pays_on_own_story, daily_limit) \
-         SELECT * FROM unnest($1::TEXT[], $2::INTEGER[], $3::TEXT[], $4::BOOLEAN[], $5::INTEGER[]) \
+        "INSERT INTO xp_rules (action, default_xp, recipient, pays_on_own_story, daily_limit, boostable) \
+         SELECT * FROM unnest($1::TEXT[], $2::INTEGER[], $3::TEXT[], $4::BOOLEAN[], $5::INTEGER[], $6::BOOLEAN[]) \
          ON CONFLICT (action) DO UPDATE \
             SET default_xp = EXCLUDED.default_xp, recipient = EXCLUDED.recipient, \
-                pays_on_own_story = EXCLUDED.pays_on_own_story, daily_limit = EXCLUDED.daily_limit \
-          WHERE (xp_rules.default_xp, xp_rules.recipient, xp_rules.pays_on_own_story, xp_rules.daily_limit) \
-                IS DISTINCT FROM (EXCLUDED.default_xp, EXCLUDED.recipient, EXCLUDED.pays_on_own_story, EXCLUDED.daily_limit)",
+                pays_on_own_story = EXCLUDED.pays_on_own_story, daily_limit = EXCLUDED.daily_limit, \
+                boostable = EXCLUDED.boostable \
+          WHERE (xp_rules.default_xp, xp_rules.recipient, xp_rules.pays_on_own_story, xp_rules.daily_limit, xp_rules.boostable) \
+                IS DISTINCT FROM (EXCLUDED.default_xp, EXCLUDED.recipient, EXCLUDED.pays_on_own_story, EXCLUDED.daily_limit, EXCLUDED.boostable)",
     )
     .bind::<Array<Text>, _>(actions)
     .bind::<Array<Nullable<Integer>>, _>(amounts)
     .bind::<Array<Text>, _>(recipients)
     .bind::<Array<Bool>, _>(own_story)
     .bind::<Array<Nullable<Integer>>, _>(limits)
+    .bind::<Array<Bool>, _>(boostable)
     .execute(connection)
     .await?;
 

@@ -219,11 +219,12 @@ async fn one_query_text_with_different_variables_answers_each_request_by_its_own
         "STREAK_BONUS",
         "QUEST_COMPLETED",
         "DAILY_QUESTS_CLEARED",
+        "FRIEND_COLLABORATION",
     ]
     .iter()
     .map(|action| json!({ "action": action }))
     .collect();
-    let amounts: Vec<serde_json::Value> = [100, 50, 50, 5, 10, 20, 25, 5, 30, 0, 50, 25, 50]
+    let amounts: Vec<serde_json::Value> = [100, 50, 50, 5, 10, 20, 25, 5, 30, 0, 50, 25, 50, 25]
         .iter()
         .map(|xp| json!({ "xp": xp }))
         .collect();

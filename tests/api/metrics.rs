@@ -334,7 +334,8 @@ async fn every_award_of_a_friendship_and_a_collaboration_counts() {
         )
     );
 
-    // The author and both collaborators: 50 each, and TEAM_PLAYER each.
+    // The author and both collaborators: 50 each, and TEAM_PLAYER each; bob and carol,
+    // friends, FRIEND_COLLABORATION's 25 each too.
     app.ok(
         Some(&alice.token),
         "mutation($story: ID!) { completeCollaboration(storyId: $story) { story { id } } }",
@@ -349,6 +350,8 @@ async fn every_award_of_a_friendship_and_a_collaboration_counts() {
             &[
                 (awards("COLLABORATION_COMPLETED"), 3.0),
                 (xp("COLLABORATION_COMPLETED"), 150.0),
+                (awards("FRIEND_COLLABORATION"), 2.0),
+                (xp("FRIEND_COLLABORATION"), 50.0),
                 (awards("ACHIEVEMENT_EARNED"), 3.0),
                 (xp("ACHIEVEMENT_EARNED"), 90.0),
             ]

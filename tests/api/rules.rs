@@ -25,6 +25,10 @@ struct StoredRule {
     recipient: String,
     #[diesel(sql_type = Bool)]
     pays_on_own_story: bool,
+    #[diesel(sql_type = Nullable<Integer>)]
+    daily_limit: Option<i32>,
+    #[diesel(sql_type = Bool)]
+    boostable: bool,
 }
 
 impl StoredRule {
@@ -37,13 +41,15 @@ impl StoredRule {
             xp: rule.xp,
             recipient: rule.recipient.as_str().to_string(),
             pays_on_own_story: rule.pays_on_own_story,
+            daily_limit: rule.daily_limit,
+            boostable: rule.boostable,
         }
     }
 }
 
 async fn stored_rules(connection: &mut AsyncPgConnection) -> Vec<StoredRule> {
     diesel::sql_query(
-        "SELECT action, default_xp, tuned_xp, xp, recipient, pays_on_own_story FROM xp_rules",
+        "SELECT action, default_xp, tuned_xp, xp, recipient, pays_on_own_story, daily_limit, boostable FROM xp_rules",
     )
     .load(connection)
     .await
@@ -302,7 +308,15 @@ async fn act(app: &TestApp, action: XpAction, author: &TestUser, other: &TestUse
                 amount: None,
             }]
         }
-        XpAction::CollaborationCompleted => {
+        XpAction::CollaborationCompleted | XpAction::FriendCollaboration => {
+            if action == XpAction::FriendCollaboration {
+                // Friends first: then each of the two is a friend of the other participant.
+                let add = "mutation($id: ID!) { addFriend(userId: $id) { status } }";
+                app.ok(Some(&author.token), add, json!({ "id": other.id }))
+                    .await;
+                app.ok(Some(&other.token), add, json!({ "id": author.id }))
+                    .await;
+            }
             let id = app.create_story(author, "Together").await;
             app.ok(
                 Some(&author.token),
@@ -472,7 +486,8 @@ async fn seeding_keeps_tuned_amounts_and_restores_the_defaults() {
     .unwrap();
     // An older release's rules, which the next migrate replaces.
     diesel::sql_query(
-        "UPDATE xp_rules SET default_xp = 1, recipient = 'TARGET', pays_on_own_story = NOT pays_on_own_story \
+        "UPDATE xp_rules SET default_xp = 1, recipient = 'TARGET', pays_on_own_story = NOT pays_on_own_story, \
+                daily_limit = 3, boostable = NOT boostable \
          WHERE action IN ('STORY_READ', 'STORY_LIKED')",
     )
     .execute(&mut connection)

@@ -24,7 +24,7 @@ fn the_xp_rules_table_is_the_products() {
     let mut table: String = storyxp::xp::rules::rules()
         .map(|rule| {
             format!(
-                "{} {} to {}{}{}\n",
+                "{} {} to {}{}{}{}\n",
                 rule.name,
                 rule.xp.map_or("custom".to_string(), |xp| xp.to_string()),
                 rule.recipient.as_str(),
@@ -34,7 +34,8 @@ fn the_xp_rules_table_is_the_products() {
                     ", not on own story"
                 },
                 rule.daily_limit
-                    .map_or(String::new(), |limit| format!(", {limit} a day"))
+                    .map_or(String::new(), |limit| format!(", {limit} a day")),
+                if rule.boostable { ", boostable" } else { "" }
             )
         })
         .collect();
@@ -43,19 +44,20 @@ fn the_xp_rules_table_is_the_products() {
         storyxp::xp::level::XP_PER_LEVEL
     ));
     insta::assert_snapshot!(table, @r"
-    STORY_CREATED 100 to ACTOR, 10 a day
-    STORY_PUBLISHED 50 to ACTOR, 10 a day
-    COLLABORATION_COMPLETED 50 to PARTICIPANTS
-    STORY_LIKED 5 to AUTHOR, not on own story
-    STORY_COMMENTED 10 to AUTHOR, not on own story
-    FRIEND_ADDED 20 to BOTH_FRIENDS
-    CHARACTER_CREATED 25 to ACTOR, 10 a day
-    STORY_READ 5 to ACTOR, not on own story, 30 a day
+    STORY_CREATED 100 to ACTOR, 10 a day, boostable
+    STORY_PUBLISHED 50 to ACTOR, 10 a day, boostable
+    COLLABORATION_COMPLETED 50 to PARTICIPANTS, boostable
+    STORY_LIKED 5 to AUTHOR, not on own story, boostable
+    STORY_COMMENTED 10 to AUTHOR, not on own story, boostable
+    FRIEND_ADDED 20 to BOTH_FRIENDS, boostable
+    CHARACTER_CREATED 25 to ACTOR, 10 a day, boostable
+    STORY_READ 5 to ACTOR, not on own story, 30 a day, boostable
     ACHIEVEMENT_EARNED 30 to EARNER
     CUSTOM custom to TARGET
     STREAK_BONUS 50 to ACTOR
     QUEST_COMPLETED 25 to ACTOR
     DAILY_QUESTS_CLEARED 50 to ACTOR
+    FRIEND_COLLABORATION 25 to PARTICIPANTS
     level size 500
     ");
 }

@@ -534,6 +534,18 @@ impl TestApp {
     }
 
     /// Creates a story as `user`; returns its id.
+    /// A new user made an admin (as `storyxp grant-admin` does).
+    pub async fn sign_up_admin(&self, username: &str) -> TestUser {
+        use diesel_async::RunQueryDsl;
+        let user = self.sign_up(username).await;
+        diesel::sql_query("UPDATE users SET is_admin = TRUE WHERE id = $1")
+            .bind::<diesel::sql_types::BigInt, _>(user.id.parse::<i64>().unwrap())
+            .execute(&mut self.sql().await)
+            .await
+            .unwrap();
+        user
+    }
+
     pub async fn create_story(&self, user: &TestUser, title: &str) -> String {
         let data = self
             .ok(

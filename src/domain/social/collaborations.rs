@@ -1,5 +1,6 @@
 //! Collaborations: the author invites, the invitee accepts, the author completes;
-//! the author and every accepted collaborator earn COLLABORATION_COMPLETED once per story.
+//! the author and every accepted collaborator earn COLLABORATION_COMPLETED once per story,
+//! and those who are a mutual friend of another participant FRIEND_COLLABORATION too.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -121,8 +122,9 @@ pub async fn complete(
                     .await?;
             let mut author_award = None;
             let mut collaborator_awards = Vec::new();
+            let friends = super::friends::friends_among(connection, &participants).await?;
             for participant in participants {
-                let earned = award(
+                let mut earned = award(
                     connection,
                     AwardRequest::new(
                         participant,
@@ -131,6 +133,18 @@ pub async fn complete(
                     ),
                 )
                 .await?;
+                if friends.binary_search(&participant).is_ok() {
+                    let friendly = award(
+                        connection,
+                        AwardRequest::new(
+                            participant,
+                            XpAction::FriendCollaboration,
+                            Subject::Story(story_id),
+                        ),
+                    )
+                    .await?;
+                    earned = Award::combine(earned, friendly);
+                }
                 if participant == story.author_id {
                     author_award = earned;
                 } else {

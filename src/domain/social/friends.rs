@@ -164,3 +164,30 @@ pub async fn friend_ids(
         .load(connection)
         .await?)
 }
+
+/// Those of `users` who are a mutual friend of another of `users`, in ascending order.
+pub async fn friends_among(
+    connection: &mut AsyncPgConnection,
+    users: &[i64],
+) -> Result<Vec<i64>, AppError> {
+    let (mine, theirs) = diesel::alias!(friend_requests as mine, friend_requests as theirs);
+    let mut ids: Vec<i64> = mine
+        .inner_join(
+            theirs.on(theirs
+                .field(friend_requests::requester_id)
+                .eq(mine.field(friend_requests::addressee_id))
+                .and(
+                    theirs
+                        .field(friend_requests::addressee_id)
+                        .eq(mine.field(friend_requests::requester_id)),
+                )),
+        )
+        .filter(mine.field(friend_requests::requester_id).eq_any(users))
+        .filter(mine.field(friend_requests::addressee_id).eq_any(users))
+        .select(mine.field(friend_requests::requester_id))
+        .distinct()
+        .load(connection)
+        .await?;
+    ids.sort_unstable();
+    Ok(ids)
+}
