@@ -145,6 +145,13 @@ async fn run(url: String) -> support::BenchResult {
         format!(
             "INSERT INTO stories (author_id, title, content, published) SELECT 1 + g % {USERS}, 'Story ' || g, repeat('Once upon a time. ', 20), TRUE FROM generate_series(1, {STORIES}) g"
         ),
+        // STORYXP_BENCH_BOOST=1: every run inside an active 2x boost of every boostable
+        // action, to price the boost lookup of each award.
+        if std::env::var_os("STORYXP_BENCH_BOOST").is_some() {
+            "INSERT INTO xp_boosts (name, multiplier_hundredths, actions, starts_at, ends_at) VALUES ('bench', 200, '{}', now() - interval '1 hour', now() + interval '1 day')".to_string()
+        } else {
+            "SELECT 1".to_string()
+        },
         "ANALYZE".to_string(),
     ] {
         diesel::sql_query(statement)
@@ -469,14 +476,6 @@ fn window() -> (Instant, Instant) {
     (start, start + MEASURE)
 }
 
-/// What the client checks of a GraphQL response: data, and no errors (read without
-/// building a JSON tree, to keep the client's own CPU use small).
-#[derive(serde::Deserialize)]
-struct Answer {
-    data: Option<serde::de::IgnoredAny>,
-    errors: Option<serde::de::IgnoredAny>,
-}
-
 async fn storyxp_client(
     base: String,
     tokens: Arc<Vec<String>>,
@@ -509,7 +508,7 @@ async fn storyxp_client(
             Operation::NoDatabase => serde_json::json!({ "query": "{ __typename }" }),
         };
         let started = Instant::now();
-        let ok = post(&mut connection, &address, &tokens[user], body.to_string())
+        let ok = support::post(&mut connection, &address, &tokens[user], body.to_string())
             .await
             .unwrap_or(false);
         outcome.completed += u64::from(ok);
@@ -522,50 +521,6 @@ async fn storyxp_client(
         }
     }
     outcome
-}
-
-type Connection = hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>;
-
-/// POSTs one GraphQL request on the client's keep-alive connection (made, or made
-/// again after a failure, here): whether it answered 200 with data and no errors.
-/// A bare HTTP/1.1 connection (hyper) rather than a full client: the clients share
-/// the machine with what they measure, so they should cost it as little as they can.
-async fn post(
-    connection: &mut Option<Connection>,
-    address: &str,
-    token: &str,
-    body: String,
-) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
-    use http_body_util::BodyExt;
-    if connection.as_ref().is_none_or(|sender| sender.is_closed()) {
-        let stream = tokio::net::TcpStream::connect(address).await?;
-        stream.set_nodelay(true)?;
-        let (sender, driver) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-        tokio::spawn(driver);
-        *connection = Some(sender);
-    }
-    let Some(sender) = connection.as_mut() else {
-        return Ok(false);
-    };
-    let request = hyper::Request::post("/graphql")
-        .header(hyper::header::HOST, address)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))?;
-    let result = sender.send_request(request).await;
-    let response = match result {
-        Ok(response) => response,
-        Err(error) => {
-            *connection = None;
-            return Err(error.into());
-        }
-    };
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok(status.is_success()
-        && serde_json::from_slice::<Answer>(&body)
-            .is_ok_and(|answer| answer.errors.is_none() && answer.data.is_some()))
 }
 
 /// The same statements storyxp runs for each operation, without storyxp.

@@ -12,6 +12,13 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     BadUserInput(String),
+    /// BAD_USER_INPUT with a machine-readable `extensions.reason` (a purchase refused:
+    /// INSUFFICIENT_XP, LEVEL_TOO_LOW, ALREADY_OWNED, LIMIT_REACHED).
+    #[error("{message}")]
+    Refused {
+        reason: &'static str,
+        message: String,
+    },
     #[error("{}", throttled_message(*scope, *retry_after_seconds))]
     Throttled {
         scope: ThrottleScope,
@@ -51,7 +58,7 @@ impl AppError {
             AppError::Unauthenticated(_) => "UNAUTHENTICATED",
             AppError::Forbidden(_) | AppError::Throttled { .. } => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
-            AppError::BadUserInput(_) => "BAD_USER_INPUT",
+            AppError::BadUserInput(_) | AppError::Refused { .. } => "BAD_USER_INPUT",
             AppError::Database(_) | AppError::Pool(_) | AppError::Internal(_) => {
                 "INTERNAL_SERVER_ERROR"
             }
@@ -78,6 +85,9 @@ impl ErrorExtensions for AppError {
         };
         async_graphql::Error::new(message).extend_with(|_, extensions| {
             extensions.set("code", self.code());
+            if let AppError::Refused { reason, .. } = self {
+                extensions.set("reason", *reason);
+            }
             if let AppError::Throttled {
                 scope,
                 retry_after_seconds,

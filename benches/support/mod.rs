@@ -109,3 +109,56 @@ pub async fn start_server(
     }
     Ok((server, base))
 }
+
+/// What the client checks of a GraphQL response: data, and no errors (read without
+/// building a JSON tree, to keep the client's own CPU use small).
+#[derive(serde::Deserialize)]
+struct Answer {
+    data: Option<serde::de::IgnoredAny>,
+    errors: Option<serde::de::IgnoredAny>,
+}
+
+pub type Connection =
+    hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>;
+
+/// POSTs one GraphQL request on the client's keep-alive connection (made, or made
+/// again after a failure, here): whether it answered 200 with data and no errors.
+/// A bare HTTP/1.1 connection (hyper) rather than a full client: the clients share
+/// the machine with what they measure, so they should cost it as little as they can.
+pub async fn post(
+    connection: &mut Option<Connection>,
+    address: &str,
+    token: &str,
+    body: String,
+) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    use http_body_util::BodyExt;
+    if connection.as_ref().is_none_or(|sender| sender.is_closed()) {
+        let stream = tokio::net::TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        let (sender, driver) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(driver);
+        *connection = Some(sender);
+    }
+    let Some(sender) = connection.as_mut() else {
+        return Ok(false);
+    };
+    let request = hyper::Request::post("/graphql")
+        .header(hyper::header::HOST, address)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))?;
+    let result = sender.send_request(request).await;
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            *connection = None;
+            return Err(error.into());
+        }
+    };
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(status.is_success()
+        && serde_json::from_slice::<Answer>(&body)
+            .is_ok_and(|answer| answer.errors.is_none() && answer.data.is_some()))
+}

@@ -191,3 +191,56 @@ test('an introspection query nested 20 levels deep is refused with no data', asy
   assert.equal(body.errors[0].message, 'the introspection query nests 20 levels deep; at most 16 are allowed');
   assert.equal(body.errors[0].extensions.code, 'BAD_USER_INPUT');
 });
+
+test('a level-up names the shop items it unlocked, and an item is bought and equipped', async () => {
+  const quill = await signUp(server.graphqlUrl, 'quill');
+  const client = apolloFor(quill.token);
+  const SHOP_LEVEL_UPS = gql`subscription ShopLevelUps { levelUps { level previousLevel unlockedItems { key name kind price minLevel } } }`;
+  const events = [];
+  let resolveLevelUp;
+  const levelUp = new Promise((resolve) => { resolveLevelUp = resolve; });
+  const subscription = client.subscribe({ query: SHOP_LEVEL_UPS }).subscribe({
+    next: ({ data }) => { events.push(data.levelUps); resolveLevelUp(); },
+    error: (error) => assert.fail(error),
+  });
+  await new Promise((resolve) => client.wsClient.on('connected', resolve));
+  await client.query({ query: gql`query Ping { shopItems { key } }`, fetchPolicy: 'network-only' });
+  // 130 (first story) + 3 * 100 + a publish (80) = 510: level 2.
+  const created = await client.mutate({ mutation: CREATE, variables: { input: { title: 'One', content: '...' } } });
+  for (const title of ['Two', 'Three', 'Four']) {
+    await client.mutate({ mutation: CREATE, variables: { input: { title, content: '...' } } });
+  }
+  await client.mutate({ mutation: PUBLISH, variables: { id: created.data.createStory.story.id } });
+  await Promise.race([levelUp, new Promise((_, reject) => setTimeout(() => reject(new Error('no level-up within 15 s')), 15000))]);
+  assert.deepEqual(
+    events[0].unlockedItems.map((item) => [item.key, item.kind, item.price, item.minLevel]),
+    [['STREAK_FREEZE', 'CONSUMABLE', 200, 2], ['FRAME_BRONZE', 'FRAME', 250, 2]],
+  );
+
+  const WALLET = gql`query Wallet { me { id experiencePoints level xpBalance frame { key name } title inventory { item { key } equipped } } }`;
+  const before = await client.query({ query: WALLET, fetchPolicy: 'network-only' });
+  const bought = await client.mutate({
+    mutation: gql`mutation Buy($key: String!) { buyItem(key: $key) { item { key price } user { id xpBalance experiencePoints level } } }`,
+    variables: { key: 'FRAME_BRONZE' },
+  });
+  assert.equal(bought.data.buyItem.user.xpBalance, before.data.me.xpBalance - 250);
+  assert.equal(bought.data.buyItem.user.experiencePoints, before.data.me.experiencePoints, 'spending never lowers XP');
+  assert.equal(bought.data.buyItem.user.level, 2);
+  await client.mutate({
+    mutation: gql`mutation Equip($key: String!) { equipItem(key: $key) { user { id frame { key name } title } } }`,
+    variables: { key: 'FRAME_BRONZE' },
+  });
+  const after = await client.query({ query: WALLET, fetchPolicy: 'network-only' });
+  assert.deepEqual({ ...after.data.me.frame }, { __typename: 'ShopItem', key: 'FRAME_BRONZE', name: 'Bronze Frame' });
+  assert.deepEqual(after.data.me.inventory.map((owned) => [owned.item.key, owned.equipped]), [['FRAME_BRONZE', true]]);
+  // A second buy of the frame is refused with its reason, through Apollo's errors.
+  await assert.rejects(
+    client.mutate({ mutation: gql`mutation Again($key: String!) { buyItem(key: $key) { item { key } } }`, variables: { key: 'FRAME_BRONZE' } }),
+    (error) => {
+      assert.equal(error.graphQLErrors[0].extensions.code, 'BAD_USER_INPUT');
+      assert.equal(error.graphQLErrors[0].extensions.reason, 'ALREADY_OWNED');
+      return true;
+    },
+  );
+  subscription.unsubscribe();
+});

@@ -9,5 +9,6 @@ pub mod characters;
 pub mod daily;
 pub mod legacy;
 pub mod notifications;
+pub mod shop;
 pub mod social;
 pub mod stories;

@@ -31,6 +31,14 @@ impl LevelUpEvent {
     async fn total_xp(&self) -> i32 {
         self.0.total_xp
     }
+    /// The shop items this level-up unlocked: those whose minLevel is above
+    /// previousLevel and at most level, in catalog order.
+    async fn unlocked_items(&self) -> Vec<super::shop::ShopItem> {
+        crate::xp::shop::unlocked_between(self.0.previous_level, self.0.level)
+            .into_iter()
+            .map(super::shop::ShopItem)
+            .collect()
+    }
     /// The stored level-up notification (type ACHIEVEMENT_EARNED, level set).
     async fn notification(&self, ctx: &Context<'_>) -> Result<Notification, AppError> {
         let mut connection = connection(ctx).await?;

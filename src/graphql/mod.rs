@@ -16,6 +16,7 @@ pub mod loaders;
 pub mod notification;
 pub mod pagination;
 pub mod session;
+pub mod shop;
 pub mod story;
 pub mod user;
 pub mod xp;
@@ -34,6 +35,7 @@ use crate::graphql::documents::Documents;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::notification::Notification;
 use crate::graphql::pagination::IdCursor;
+use crate::graphql::shop::Purchase;
 use crate::graphql::story::Story;
 use crate::graphql::xp::XpEvent;
 use crate::live::LiveHub;
@@ -48,6 +50,7 @@ pub struct Query(
     story::StoryQuery,
     xp::XpQuery,
     boost::BoostQuery,
+    shop::ShopQuery,
     leaderboard::LeaderboardQuery,
     notification::NotificationQuery,
 );
@@ -68,6 +71,7 @@ pub struct Mutation(
     collaboration::CollaborationMutation,
     admin::AdminMutation,
     boost::BoostMutation,
+    shop::ShopMutation,
     notification::NotificationMutation,
 );
 
@@ -183,6 +187,13 @@ fn describe_generated_types(
         .override_output_type_description::<Edge<IdCursor, XpEvent, EmptyFields>>(
             "One ledger entry of a page, with its cursor: pass it as `after` to continue \
              after it.",
+        )
+        .override_output_type_description::<Connection<IdCursor, Purchase>>(
+            "A page of the user's purchases, newest first. While `pageInfo.hasNextPage` is \
+             true, pass `pageInfo.endCursor` as `after` to get the next page.",
+        )
+        .override_output_type_description::<Edge<IdCursor, Purchase, EmptyFields>>(
+            "One purchase of a page, with its cursor: pass it as `after` to continue after it.",
         )
         .override_output_type_description::<PageInfo>(
             "Where a page stands. Pages only go forwards (`first`, `after`): `hasNextPage` \

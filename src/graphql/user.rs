@@ -8,9 +8,11 @@ use super::character::Character;
 use super::context::{caller, connection, parse_id, throttle_auth, token_keys};
 use super::loaders::{loaders, shared_error};
 use super::pagination::{IdCursor, PageRequest};
+use super::shop::{OwnedItem, Purchase, ShopItem};
 use super::xp::{Achievement, XpEvent};
 use crate::domain::accounts::sessions;
 use crate::domain::accounts::{self, SignUp, UserRecord};
+use crate::domain::shop;
 use crate::error::AppError;
 use crate::xp::{ledger, level};
 
@@ -133,6 +135,71 @@ impl User {
         let rows =
             ledger::history(&mut connection, self.0.id, page.after, page.fetch_limit()).await?;
         Ok(Some(page.connection(rows, |row| row.id, XpEvent)))
+    }
+    /// XP to spend in the shop: experiencePoints minus everything spent; never negative,
+    /// and spending never lowers experiencePoints or level. The user's own: null for
+    /// anyone else.
+    async fn xp_balance(&self, ctx: &Context<'_>) -> Result<Option<i32>, AppError> {
+        if !self.is_viewed_by_owner(ctx) {
+            return Ok(None);
+        }
+        let mut connection = connection(ctx).await?;
+        Ok(Some(
+            shop::profile(&mut connection, self.0.id).await?.balance,
+        ))
+    }
+    /// The frames and titles the user owns, oldest first. The user's own: null for
+    /// anyone else.
+    async fn inventory(&self, ctx: &Context<'_>) -> Result<Option<Vec<OwnedItem>>, AppError> {
+        if !self.is_viewed_by_owner(ctx) {
+            return Ok(None);
+        }
+        let mut connection = connection(ctx).await?;
+        Ok(Some(
+            shop::inventory(&mut connection, self.0.id)
+                .await?
+                .into_iter()
+                .map(OwnedItem)
+                .collect(),
+        ))
+    }
+    /// The user's purchases, newest first. The user's own: null for anyone else.
+    #[graphql(complexity = "super::pagination::page_complexity(first, child_complexity)")]
+    async fn purchases(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many purchases, 0 to 100 (null: 20); otherwise BAD_USER_INPUT.")]
+        first: Option<i32>,
+        #[graphql(
+            desc = "Start after this cursor (`pageInfo.endCursor` of the previous page); null: \
+                    from the newest. A string that is no cursor of ours: BAD_USER_INPUT."
+        )]
+        after: Option<String>,
+    ) -> Result<Option<Connection<IdCursor, Purchase>>, AppError> {
+        if !self.is_viewed_by_owner(ctx) {
+            return Ok(None);
+        }
+        let page = PageRequest::parse(first, after)?;
+        let mut connection = connection(ctx).await?;
+        let rows =
+            shop::purchases(&mut connection, self.0.id, page.after, page.fetch_limit()).await?;
+        Ok(Some(page.connection(rows, |row| row.id, Purchase)))
+    }
+    /// The frame the user has equipped; null when none. Public.
+    async fn frame(&self, ctx: &Context<'_>) -> Result<Option<ShopItem>, AppError> {
+        let mut connection = connection(ctx).await?;
+        Ok(shop::profile(&mut connection, self.0.id)
+            .await?
+            .frame()
+            .map(ShopItem))
+    }
+    /// The title the user has equipped, such as "Wordsmith"; null when none. Public.
+    async fn title(&self, ctx: &Context<'_>) -> Result<Option<&'static str>, AppError> {
+        let mut connection = connection(ctx).await?;
+        Ok(shop::profile(&mut connection, self.0.id)
+            .await?
+            .title()
+            .map(|item| item.name))
     }
 }
 

@@ -1,5 +1,5 @@
-//! Experience points: the rules table (and its copy in the database), level math, and
-//! the one award function.
+//! Experience points: the rules table (and its copy in the database), the shop's
+//! catalog, level math, and the one award function.
 
 pub mod activity;
 pub mod award;
@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod level;
 pub mod rules;
 pub mod rules_table;
+pub mod shop;
 
 pub use activity::record as record_activity;
 pub use award::{Award, AwardRequest, award};

@@ -22,6 +22,7 @@ mod pooler;
 mod rules;
 mod schema;
 mod sessions;
+mod shop;
 mod social;
 mod stories;
 mod xp;
