@@ -358,3 +358,67 @@ async fn a_level_up_names_the_items_it_unlocked() {
             { "key": "FRAME_SILVER", "minLevel": 5 }, { "key": "TITLE_WORDSMITH", "minLevel": 3 }] })
     );
 }
+
+/// buyItem over both WebSocket subprotocols and in an HTTP batch: the same rules, the
+/// same refusal reasons.
+#[tokio::test(flavor = "multi_thread")]
+async fn purchases_work_alike_over_websockets_and_http_batches() {
+    let app = TestApp::spawn().await;
+    let admin = app.sign_up_admin("root").await;
+    let alice = user_with_xp(&app, &admin, "alice", 3000).await;
+    for (protocol, start, key) in [
+        ("graphql-transport-ws", "subscribe", "FRAME_BRONZE"),
+        ("graphql-ws", "start", "FRAME_SILVER"),
+    ] {
+        let mut client = app.websocket(protocol).await;
+        match client.init(Some(&alice.token)).await {
+            WsEvent::Json(ack) => assert_eq!(ack["type"], "connection_ack"),
+            other => panic!("{other:?}"),
+        }
+        for (id, expect_reason) in [("1", None), ("2", Some("ALREADY_OWNED"))] {
+            client
+                .send(json!({ "id": id, "type": start, "payload": { "query": BUY, "variables": { "key": key } } }))
+                .await;
+            let answer = client.next_json().await;
+            match expect_reason {
+                None => assert_eq!(
+                    answer["payload"]["data"]["buyItem"]["item"]["key"], key,
+                    "{protocol}: {answer}"
+                ),
+                Some(reason) => assert_eq!(
+                    answer["payload"]["errors"][0]["extensions"]["reason"], reason,
+                    "{protocol}: {answer}"
+                ),
+            }
+            let done = client.next_json().await;
+            assert!(done["type"] == "complete", "{protocol}: {done}");
+        }
+    }
+    let batch = json!([
+        { "query": BUY, "variables": { "key": "TITLE_WORDSMITH" } },
+        { "query": BUY, "variables": { "key": "TITLE_WORDSMITH" } },
+    ]);
+    let answers: Value = reqwest::Client::new()
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&alice.token)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answers[0]["data"]["buyItem"]["item"]["key"], "TITLE_WORDSMITH",
+        "{answers}"
+    );
+    assert_eq!(
+        answers[1]["errors"][0]["extensions"]["reason"], "ALREADY_OWNED",
+        "{answers}"
+    );
+    let end = wallet(&app, &alice).await;
+    assert_eq!(
+        end["xpBalance"].as_i64().unwrap(),
+        end["experiencePoints"].as_i64().unwrap() - 250 - 750 - 300
+    );
+}
