@@ -94,6 +94,28 @@ diesel::joinable!(story_likes -> stories (story_id));
 diesel::joinable!(xp_ledger -> users (recipient_id));
 
 diesel::table! {
+    admin_actions (id) {
+        id -> Int8,
+        admin_id -> Nullable<Int8>,
+        kind -> Text,
+        target_id -> Nullable<Int8>,
+        detail -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    xp_reward_changes (id) {
+        id -> Int8,
+        action -> Text,
+        previous_xp -> Int4,
+        xp -> Int4,
+        changed_by -> Int8,
+        changed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     xp_boosts (id) {
         id -> Int8,
         name -> Text,
@@ -156,6 +178,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     xp_ledger,
     xp_boosts,
+    admin_actions,
+    xp_reward_changes,
     stories,
     story_likes,
     user_achievements,

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::db::schema::users;
+use crate::db::schema::{admin_actions, users};
 use crate::domain::accounts;
 use crate::error::AppError;
 use crate::xp::rules::Subject;
@@ -81,11 +81,120 @@ pub async fn award_manually(
                 // An admin's award is never capped (nor deduplicated).
                 caps: false,
             };
-            award(connection, award_request).await?.ok_or_else(|| {
+            let action = award_request.action;
+            let earned = award(connection, award_request).await?.ok_or_else(|| {
                 AppError::Internal("an undeduplicated award was refused as a repeat".into())
-            })
+            })?;
+            record(
+                connection,
+                Some(admin),
+                AdminActionKind::AwardXp,
+                Some(request.user),
+                format!("{} +{} XP", action.as_str(), earned.xp_gained),
+            )
+            .await?;
+            Ok(earned)
         })
         .await
+}
+
+/// What an admin did (`adminActions.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum AdminActionKind {
+    /// awardXp.
+    AwardXp,
+    /// setXpReward.
+    SetXpReward,
+    /// createXpBoost.
+    CreateXpBoost,
+    /// endXpBoost (of a boost not yet over).
+    EndXpBoost,
+    /// repairStreak.
+    RepairStreak,
+    /// The command line's grant-admin.
+    GrantAdmin,
+    /// The command line's grant-admin --revoke.
+    RevokeAdmin,
+}
+
+impl AdminActionKind {
+    const ALL: [AdminActionKind; 7] = [
+        AdminActionKind::AwardXp,
+        AdminActionKind::SetXpReward,
+        AdminActionKind::CreateXpBoost,
+        AdminActionKind::EndXpBoost,
+        AdminActionKind::RepairStreak,
+        AdminActionKind::GrantAdmin,
+        AdminActionKind::RevokeAdmin,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AdminActionKind::AwardXp => "AWARD_XP",
+            AdminActionKind::SetXpReward => "SET_XP_REWARD",
+            AdminActionKind::CreateXpBoost => "CREATE_XP_BOOST",
+            AdminActionKind::EndXpBoost => "END_XP_BOOST",
+            AdminActionKind::RepairStreak => "REPAIR_STREAK",
+            AdminActionKind::GrantAdmin => "GRANT_ADMIN",
+            AdminActionKind::RevokeAdmin => "REVOKE_ADMIN",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == code)
+    }
+}
+
+/// Records an admin action in the audit trail (`admin`: None for the command line).
+/// Call it in the action's own transaction, so the trail never misses nor invents one.
+pub async fn record(
+    connection: &mut AsyncPgConnection,
+    admin: Option<i64>,
+    kind: AdminActionKind,
+    target: Option<i64>,
+    detail: String,
+) -> Result<(), AppError> {
+    diesel::insert_into(admin_actions::table)
+        .values((
+            admin_actions::admin_id.eq(admin),
+            admin_actions::kind.eq(kind.as_str()),
+            admin_actions::target_id.eq(target),
+            admin_actions::detail.eq(detail),
+        ))
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = admin_actions, check_for_backend(diesel::pg::Pg))]
+pub struct AdminActionRecord {
+    pub id: i64,
+    pub admin_id: Option<i64>,
+    pub kind: String,
+    pub target_id: Option<i64>,
+    pub detail: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A page of the audit trail, newest first, after the entry `after`; admins only.
+pub async fn actions(
+    connection: &mut AsyncPgConnection,
+    admin: i64,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AdminActionRecord>, AppError> {
+    require_admin(connection, admin).await?;
+    let mut query = admin_actions::table
+        .select(AdminActionRecord::as_select())
+        .order(admin_actions::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(admin_actions::id.lt(after));
+    }
+    Ok(query.load(connection).await?)
 }
 
 /// Grants (or revokes) admin rights; an error names an unknown username.
@@ -94,19 +203,38 @@ pub async fn set_admin(
     username: &str,
     is_admin: bool,
 ) -> Result<(), AppError> {
-    let changed = diesel::update(users::table)
-        .filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(username) = lower(")
-                .bind::<diesel::sql_types::Text, _>(username)
-                .sql(")"),
-        )
-        .set(users::is_admin.eq(is_admin))
-        .execute(connection)
-        .await?;
-    if changed == 0 {
-        return Err(AppError::NotFound(format!(
-            "there is no user named {username}"
-        )));
-    }
-    Ok(())
+    let username = username.to_string();
+    connection
+        .transaction(async move |connection| {
+            let changed: Option<i64> = diesel::update(users::table)
+                .filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>("lower(username) = lower(")
+                        .bind::<diesel::sql_types::Text, _>(username.clone())
+                        .sql(")"),
+                )
+                .set(users::is_admin.eq(is_admin))
+                .returning(users::id)
+                .get_result(connection)
+                .await
+                .optional()?;
+            let Some(user) = changed else {
+                return Err(AppError::NotFound(format!(
+                    "there is no user named {username}"
+                )));
+            };
+            let kind = if is_admin {
+                AdminActionKind::GrantAdmin
+            } else {
+                AdminActionKind::RevokeAdmin
+            };
+            record(
+                connection,
+                None,
+                kind,
+                Some(user),
+                format!("{username} (command line)"),
+            )
+            .await
+        })
+        .await
 }

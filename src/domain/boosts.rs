@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::db::clock_now;
 use crate::db::schema::xp_boosts;
-use crate::domain::admin::require_admin;
+use crate::domain::admin::{self, AdminActionKind, require_admin};
 use crate::error::AppError;
 use crate::xp::XpAction;
 
@@ -122,18 +122,39 @@ pub async fn create(
     let mut actions: Vec<&str> = boost.actions.iter().map(|action| action.as_str()).collect();
     actions.sort_unstable();
     actions.dedup();
-    Ok(diesel::insert_into(xp_boosts::table)
-        .values((
-            xp_boosts::name.eq(name),
-            xp_boosts::multiplier_hundredths.eq(hundredths),
-            xp_boosts::actions.eq(actions),
-            xp_boosts::starts_at.eq(boost.starts_at),
-            xp_boosts::ends_at.eq(boost.ends_at),
-            xp_boosts::created_by.eq(admin),
-        ))
-        .returning(BoostRecord::as_returning())
-        .get_result(connection)
-        .await?)
+    let actions: Vec<String> = actions.into_iter().map(str::to_string).collect();
+    connection
+        .transaction(async move |connection| {
+            let created: BoostRecord = diesel::insert_into(xp_boosts::table)
+                .values((
+                    xp_boosts::name.eq(name),
+                    xp_boosts::multiplier_hundredths.eq(hundredths),
+                    xp_boosts::actions.eq(actions),
+                    xp_boosts::starts_at.eq(boost.starts_at),
+                    xp_boosts::ends_at.eq(boost.ends_at),
+                    xp_boosts::created_by.eq(admin),
+                ))
+                .returning(BoostRecord::as_returning())
+                .get_result(connection)
+                .await?;
+            admin::record(
+                connection,
+                Some(admin),
+                AdminActionKind::CreateXpBoost,
+                None,
+                format!(
+                    "boost {} \"{}\" x{} from {} to {}",
+                    created.id,
+                    created.name,
+                    created.multiplier(),
+                    created.starts_at.to_rfc3339(),
+                    created.ends_at.to_rfc3339()
+                ),
+            )
+            .await?;
+            Ok(created)
+        })
+        .await
 }
 
 /// Ends a boost now (the request's clock): awards from this instant on pay without
@@ -160,7 +181,17 @@ pub async fn end(
                 .await
                 .optional()?;
             match ended {
-                Some(boost) => Ok(boost),
+                Some(boost) => {
+                    admin::record(
+                        connection,
+                        Some(admin),
+                        AdminActionKind::EndXpBoost,
+                        None,
+                        format!("boost {} \"{}\" ended", boost.id, boost.name),
+                    )
+                    .await?;
+                    Ok(boost)
+                }
                 None => xp_boosts::table
                     .find(id)
                     .select(BoostRecord::as_select())

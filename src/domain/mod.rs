@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod balance;
 pub mod boosts;
 pub mod characters;
 pub mod daily;

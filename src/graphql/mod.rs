@@ -1,6 +1,7 @@
 //! The GraphQL API: schema assembly from one object per concern.
 
 pub mod admin;
+pub mod balance;
 pub mod boost;
 pub mod character;
 pub mod collaboration;
@@ -31,6 +32,7 @@ use crate::auth::TokenKeys;
 use crate::auth::throttle::AuthThrottle;
 use crate::db::DbPool;
 use crate::domain::stories::likes::Likes;
+use crate::graphql::balance::AdminAction;
 use crate::graphql::documents::Documents;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::notification::Notification;
@@ -51,6 +53,7 @@ pub struct Query(
     xp::XpQuery,
     boost::BoostQuery,
     shop::ShopQuery,
+    balance::BalanceQuery,
     leaderboard::LeaderboardQuery,
     notification::NotificationQuery,
 );
@@ -72,6 +75,7 @@ pub struct Mutation(
     admin::AdminMutation,
     boost::BoostMutation,
     shop::ShopMutation,
+    balance::BalanceMutation,
     notification::NotificationMutation,
 );
 
@@ -194,6 +198,14 @@ fn describe_generated_types(
         )
         .override_output_type_description::<Edge<IdCursor, Purchase, EmptyFields>>(
             "One purchase of a page, with its cursor: pass it as `after` to continue after it.",
+        )
+        .override_output_type_description::<Connection<IdCursor, AdminAction>>(
+            "A page of the admins' audit trail, newest first. While `pageInfo.hasNextPage` \
+             is true, pass `pageInfo.endCursor` as `after` to get the next page.",
+        )
+        .override_output_type_description::<Edge<IdCursor, AdminAction, EmptyFields>>(
+            "One admin action of a page, with its cursor: pass it as `after` to continue \
+             after it.",
         )
         .override_output_type_description::<PageInfo>(
             "Where a page stands. Pages only go forwards (`first`, `after`): `hasNextPage` \

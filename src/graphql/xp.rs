@@ -59,12 +59,25 @@ impl XpAward {
     }
 }
 
+impl XpReward {
+    /// `rule`'s row, paying `xp` (what xp_rules says now; None for CUSTOM).
+    pub fn new(rule: &crate::xp::rules::XpRule, xp: Option<i32>) -> Self {
+        XpReward {
+            action: rule.action,
+            xp: xp.unwrap_or(0),
+            description: rule.description.to_string(),
+            daily_limit: rule.daily_limit,
+        }
+    }
+}
+
 /// One row of the XP rules table.
 #[derive(SimpleObject)]
 pub struct XpReward {
     /// The action this row prices.
     action: XpAction,
-    /// XP per award; 0 for CUSTOM, whose amount is set per award.
+    /// XP per award now (admins tune it with setXpReward); 0 for CUSTOM, whose amount
+    /// is set per award.
     xp: i32,
     /// What earns it and how often, in English, ready to show.
     description: String,
@@ -177,13 +190,22 @@ pub struct XpQuery;
 #[Object]
 impl XpQuery {
     /// The XP rules table: what each action is worth, one row per XpAction. Public.
-    async fn xp_rewards(&self) -> Vec<XpReward> {
+    async fn xp_rewards(&self, ctx: &Context<'_>) -> Result<Vec<XpReward>, AppError> {
+        let mut connection = super::context::connection(ctx).await?;
+        let in_force = crate::domain::balance::amounts_in_force(&mut connection).await?;
         rules()
-            .map(|rule| XpReward {
-                action: rule.action,
-                xp: rule.xp.unwrap_or(0),
-                description: rule.description.to_string(),
-                daily_limit: rule.daily_limit,
+            .map(|rule| {
+                let xp = in_force
+                    .iter()
+                    .find(|(action, _)| action == rule.name)
+                    .map(|(_, xp)| *xp)
+                    .ok_or_else(|| {
+                        AppError::Internal(format!(
+                            "xp_rules has no rule for {}; run storyxp migrate",
+                            rule.name
+                        ))
+                    })?;
+                Ok(XpReward::new(rule, xp))
             })
             .collect()
     }

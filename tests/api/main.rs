@@ -6,6 +6,7 @@ mod common;
 mod accounts;
 mod actions;
 mod admin;
+mod balance;
 mod boosts;
 mod cluster;
 mod collaborations;
