@@ -1,24 +1,12 @@
 //! Live level-ups over WebSocket, and notifications.
 
-use diesel::sql_types::BigInt;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::AsyncConnection;
 use serde_json::json;
 
 use crate::common::{LEVEL_UPS, TestApp, TestUser, WsEvent};
 
 const AWARD: &str =
     "mutation($input: AwardXpInput!) { awardXp(input: $input) { totalXp leveledUp } }";
-
-async fn make_admin(app: &TestApp, name: &str) -> TestUser {
-    let user = app.sign_up(name).await;
-    let mut connection = app.sql().await;
-    diesel::sql_query("UPDATE users SET is_admin = TRUE WHERE id = $1")
-        .bind::<BigInt, _>(user.id.parse::<i64>().unwrap())
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    user
-}
 
 async fn award(app: &TestApp, admin: &TestUser, user: &TestUser, amount: i32, notify: bool) {
     app.ok(
@@ -32,7 +20,7 @@ async fn award(app: &TestApp, admin: &TestUser, user: &TestUser, amount: i32, no
 #[tokio::test(flavor = "multi_thread")]
 async fn a_level_up_arrives_once_with_its_notification() {
     let app = TestApp::spawn().await;
-    let admin = make_admin(&app, "root").await;
+    let admin = app.sign_up_admin("root").await;
     let alice = app.sign_up("alice").await;
     let mut client = app.level_up_subscriber(&alice).await;
     award(&app, &admin, &alice, 400, true).await; // no level-up: nothing pushed
@@ -66,7 +54,7 @@ async fn a_level_up_arrives_once_with_its_notification() {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_event_for_notify_false_or_for_another_user() {
     let app = TestApp::spawn().await;
-    let admin = make_admin(&app, "root").await;
+    let admin = app.sign_up_admin("root").await;
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     let mut client = app.level_up_subscriber(&alice).await;
@@ -84,7 +72,7 @@ async fn no_event_for_notify_false_or_for_another_user() {
 async fn an_award_on_one_instance_reaches_a_subscriber_on_another() {
     let app_a = TestApp::spawn().await;
     let app_b = TestApp::spawn_on(app_a.database_url.clone()).await;
-    let admin = make_admin(&app_a, "root").await;
+    let admin = app_a.sign_up_admin("root").await;
     let alice = app_a.sign_up("alice").await;
     let mut client = app_a.level_up_subscriber(&alice).await;
     award(&app_b, &admin, &alice, 500, true).await;
@@ -98,7 +86,7 @@ async fn an_award_on_one_instance_reaches_a_subscriber_on_another() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rolled_back_award_pushes_nothing() {
     let app = TestApp::spawn().await;
-    let admin = make_admin(&app, "root").await;
+    let admin = app.sign_up_admin("root").await;
     let alice = app.sign_up("alice").await;
     let mut client = app.level_up_subscriber(&alice).await;
     let mut connection = app.sql().await;
@@ -153,7 +141,7 @@ async fn the_listener_reconnects_after_postgresql_restarts() {
         .await
         .unwrap();
     let app = TestApp::spawn_on(cluster.connection_string("restart")).await;
-    let admin = make_admin(&app, "root").await;
+    let admin = app.sign_up_admin("root").await;
     let alice = app.sign_up("alice").await;
     let mut client = app.level_up_subscriber(&alice).await;
 
@@ -220,7 +208,7 @@ async fn an_anonymous_subscription_is_unauthenticated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_legacy_graphql_ws_protocol_delivers_too() {
     let app = TestApp::spawn().await;
-    let admin = make_admin(&app, "root").await;
+    let admin = app.sign_up_admin("root").await;
     let alice = app.sign_up("alice").await;
     let mut client = app.websocket("graphql-ws").await;
     match client.init(Some(&alice.token)).await {
@@ -260,7 +248,7 @@ async fn shutdown_completes_open_subscriptions_and_closes_the_socket() {
 #[tokio::test(flavor = "multi_thread")]
 async fn notifications_page_newest_first_and_only_the_owner_marks_them_read() {
     let app = TestApp::spawn().await;
-    let admin = make_admin(&app, "root").await;
+    let admin = app.sign_up_admin("root").await;
     let alice = app.sign_up("alice").await;
     let bob = app.sign_up("bob").await;
     award(&app, &admin, &alice, 500, true).await;

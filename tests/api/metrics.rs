@@ -1,11 +1,10 @@
 //! GET /metrics: each server's own counters, in Prometheus' text format, moved by
 //! exactly what that server did (the tests' servers run side by side in one process).
 
-use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
-use crate::common::{TestApp, TestUser};
+use crate::common::TestApp;
 
 const LIKE: &str = "mutation($id: ID!) { likeStory(id: $id) { xpEarned { xpGained } } }";
 const AWARD: &str =
@@ -103,16 +102,6 @@ fn only(names: &[String], expected: &[(String, f64)]) -> Vec<(String, f64)> {
             (name.clone(), value)
         })
         .collect()
-}
-
-async fn make_admin(app: &TestApp, name: &str) -> TestUser {
-    let user = app.sign_up(name).await;
-    diesel::sql_query("UPDATE users SET is_admin = TRUE WHERE id = $1")
-        .bind::<BigInt, _>(user.id.parse::<i64>().unwrap())
-        .execute(&mut app.sql().await)
-        .await
-        .unwrap();
-    user
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -253,7 +242,7 @@ async fn failed_requests_count_as_errors_of_their_operation_type() {
 #[tokio::test(flavor = "multi_thread")]
 async fn achievements_count_as_awards_of_their_own_and_level_ups_once() {
     let app = TestApp::spawn().await;
-    let admin = make_admin(&app, "root").await;
+    let admin = app.sign_up_admin("root").await;
     let alice = app.sign_up("alice").await;
     let names = every_award_series();
 

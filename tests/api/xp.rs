@@ -290,3 +290,43 @@ async fn xp_history_pages_newest_first() {
     );
     assert_eq!(second["me"]["xpHistory"]["pageInfo"]["hasNextPage"], false);
 }
+
+/// Per-achievement XP: the catalog shows each achievement's own amount; the first
+/// wave's ten stay 30 (ACHIEVEMENT_EARNED's), the later ones pay their own.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_catalog_shows_each_achievements_xp() {
+    let app = TestApp::spawn().await;
+    let catalog = app.ok(None, "{ achievements { key xp } }", json!({})).await;
+    let mut shown: Vec<(String, i64)> = catalog["achievements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["key"].as_str().unwrap().to_string(),
+                row["xp"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    shown.sort();
+    let mut expected: Vec<(String, i64)> = [
+        ("FIRST_STORY", 30),
+        ("STORYTELLER", 30),
+        ("FIRST_PUBLISH", 30),
+        ("CROWD_PLEASER", 30),
+        ("CONVERSATION_STARTER", 30),
+        ("SOCIAL_BUTTERFLY", 30),
+        ("CHARACTER_DESIGNER", 30),
+        ("BOOKWORM", 30),
+        ("TEAM_PLAYER", 30),
+        ("RISING_STAR", 30),
+        ("WEEK_STREAK", 70),
+        ("MONTH_STREAK", 300),
+        ("QUEST_CHAMPION", 100),
+    ]
+    .map(|(key, xp)| (key.to_string(), xp))
+    .to_vec();
+    expected.sort();
+    assert_eq!(shown, expected);
+    assert_eq!(shown.len(), achievements().count());
+}
