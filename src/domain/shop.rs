@@ -25,6 +25,8 @@ pub fn item(code: &str) -> Result<&'static ShopItem, AppError> {
 /// What the shop knows of a user: balance and equipped items.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct ShopProfile {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
     #[diesel(sql_type = Integer)]
     pub balance: i32,
     #[diesel(sql_type = Nullable<Text>)]
@@ -49,18 +51,19 @@ impl ShopProfile {
     }
 }
 
-pub async fn profile(
+/// The shop profiles of `users` (one query for all; the API reads them through a
+/// loader), with each user's id.
+pub async fn profiles(
     connection: &mut AsyncPgConnection,
-    user: i64,
-) -> Result<ShopProfile, AppError> {
-    diesel::sql_query(
-        "SELECT experience_points - xp_spent AS balance, frame, title FROM users WHERE id = $1",
+    users: &[i64],
+) -> Result<Vec<(i64, ShopProfile)>, AppError> {
+    let rows: Vec<ShopProfile> = diesel::sql_query(
+        "SELECT id, experience_points - xp_spent AS balance, frame, title FROM users WHERE id = ANY ($1)",
     )
-    .bind::<BigInt, _>(user)
-    .get_result(connection)
-    .await
-    .optional()?
-    .ok_or_else(|| AppError::not_found("user"))
+    .bind::<diesel::sql_types::Array<BigInt>, _>(users)
+    .load(connection)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
 }
 
 #[derive(QueryableByName)]

@@ -12,6 +12,7 @@ use crate::batching::{BatchLoad, Batcher};
 use crate::db::DbPool;
 use crate::domain::accounts::{self, UserRecord};
 use crate::domain::characters::{self, CharacterRecord};
+use crate::domain::shop::{self, ShopProfile};
 use crate::domain::stories;
 use crate::domain::stories::comments::{self, CommentRecord};
 use crate::error::AppError;
@@ -23,6 +24,7 @@ pub struct LikeCountLoader(pub DbPool);
 pub struct CommentsLoader(pub DbPool);
 pub struct AchievementsLoader(pub DbPool);
 pub struct CharactersLoader(pub DbPool);
+pub struct ShopProfileLoader(pub DbPool);
 /// Rows grouped by key, every key present (an empty list when it has no rows).
 fn group<V>(keys: &[i64], rows: impl IntoIterator<Item = (i64, V)>) -> HashMap<i64, Vec<V>> {
     let mut grouped: HashMap<i64, Vec<V>> = keys.iter().map(|key| (*key, Vec::new())).collect();
@@ -68,6 +70,19 @@ impl BatchLoad for CharactersLoader {
     }
 }
 
+impl BatchLoad for ShopProfileLoader {
+    type Key = i64;
+    type Value = ShopProfile;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, ShopProfile>, AppError> {
+        let mut connection = self.0.get().await?;
+        Ok(shop::profiles(&mut connection, keys)
+            .await?
+            .into_iter()
+            .collect())
+    }
+}
+
 impl BatchLoad for UserLoader {
     type Key = i64;
     type Value = UserRecord;
@@ -105,6 +120,7 @@ struct ServerLoaders {
     comments: Batcher<CommentsLoader>,
     achievements: Batcher<AchievementsLoader>,
     characters: Batcher<CharactersLoader>,
+    shop_profiles: Batcher<ShopProfileLoader>,
 }
 
 impl Loaders {
@@ -115,6 +131,7 @@ impl Loaders {
             comments: Batcher::new(CommentsLoader(pool.clone())),
             achievements: Batcher::new(AchievementsLoader(pool.clone())),
             characters: Batcher::new(CharactersLoader(pool.clone())),
+            shop_profiles: Batcher::new(ShopProfileLoader(pool.clone())),
         }))
     }
 
@@ -136,6 +153,11 @@ impl Loaders {
 
     pub fn characters(&self) -> &Batcher<CharactersLoader> {
         &self.0.characters
+    }
+
+    /// Balances and equipped items (User.xpBalance, frame, title).
+    pub fn shop_profiles(&self) -> &Batcher<ShopProfileLoader> {
+        &self.0.shop_profiles
     }
 }
 

@@ -22,6 +22,17 @@ impl User {
     fn is_viewed_by_owner(&self, ctx: &Context<'_>) -> bool {
         caller(ctx).user_id() == Some(self.0.id)
     }
+
+    /// The user's balance and equipped items, through the request's loader (a page of
+    /// users asking for frames and titles reads them in one query).
+    async fn shop_profile(&self, ctx: &Context<'_>) -> Result<shop::ShopProfile, AppError> {
+        loaders(ctx)?
+            .shop_profiles()
+            .load_one(self.0.id)
+            .await
+            .map_err(shared_error)?
+            .ok_or_else(|| AppError::not_found("user"))
+    }
 }
 
 /// A writer: their profile, XP and level. Anyone may read a user, signed in or not;
@@ -143,10 +154,7 @@ impl User {
         if !self.is_viewed_by_owner(ctx) {
             return Ok(None);
         }
-        let mut connection = connection(ctx).await?;
-        Ok(Some(
-            shop::profile(&mut connection, self.0.id).await?.balance,
-        ))
+        Ok(Some(self.shop_profile(ctx).await?.balance))
     }
     /// The frames and titles the user owns, oldest first. The user's own: null for
     /// anyone else.
@@ -187,19 +195,11 @@ impl User {
     }
     /// The frame the user has equipped; null when none. Public.
     async fn frame(&self, ctx: &Context<'_>) -> Result<Option<ShopItem>, AppError> {
-        let mut connection = connection(ctx).await?;
-        Ok(shop::profile(&mut connection, self.0.id)
-            .await?
-            .frame()
-            .map(ShopItem))
+        Ok(self.shop_profile(ctx).await?.frame().map(ShopItem))
     }
     /// The title the user has equipped, such as "Wordsmith"; null when none. Public.
     async fn title(&self, ctx: &Context<'_>) -> Result<Option<&'static str>, AppError> {
-        let mut connection = connection(ctx).await?;
-        Ok(shop::profile(&mut connection, self.0.id)
-            .await?
-            .title()
-            .map(|item| item.name))
+        Ok(self.shop_profile(ctx).await?.title().map(|item| item.name))
     }
 }
 
