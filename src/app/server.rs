@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::auth::TokenKeys;
 use crate::auth::throttle::AuthThrottle;
 use crate::db;
+use crate::domain::stats;
 use crate::domain::stories::likes::Likes;
 use crate::graphql::documents::Documents;
 use crate::graphql::loaders::Loaders;
@@ -169,6 +170,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let live = state.live.clone();
+    // The xpStats rollups follow the awards (domain::stats), for as long as this serves.
+    let _compactor = AbortOnDrop(tokio::spawn(stats::compact_forever(state.pool.clone())));
     let signal = {
         let live = live.clone();
         async move {
@@ -186,6 +189,15 @@ pub async fn serve(
     live.wait_for_sockets(SOCKET_DRAIN).await;
     live.unregister_all().await;
     Ok(())
+}
+
+/// Aborts a background task when dropped (when `serve` returns, however it returns).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

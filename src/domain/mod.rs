@@ -12,4 +12,5 @@ pub mod legacy;
 pub mod notifications;
 pub mod shop;
 pub mod social;
+pub mod stats;
 pub mod stories;

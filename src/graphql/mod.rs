@@ -18,6 +18,7 @@ pub mod notification;
 pub mod pagination;
 pub mod session;
 pub mod shop;
+pub mod stats;
 pub mod story;
 pub mod user;
 pub mod xp;
@@ -54,6 +55,7 @@ pub struct Query(
     boost::BoostQuery,
     shop::ShopQuery,
     balance::BalanceQuery,
+    stats::StatsQuery,
     leaderboard::LeaderboardQuery,
     notification::NotificationQuery,
 );

@@ -25,5 +25,6 @@ mod schema;
 mod sessions;
 mod shop;
 mod social;
+mod stats;
 mod stories;
 mod xp;

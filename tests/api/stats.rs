@@ -1,0 +1,270 @@
+//! xpStats: the rollups the awards maintain equal a full recount of the ledger and the
+//! users, compacted or not, after concurrent awards on two instances; bad input.
+
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Date, Integer, Text};
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, sign_up_many};
+
+const STATS: &str = "query($days: Int!) { xpStats(days: $days) { users levelDistribution { level users } actions { action awards xp } daily { date awards xp activeUsers } } }";
+const LIKE: &str = "mutation($id: ID!) { likeStory(id: $id) { story { id } } }";
+const CREATE: &str =
+    "mutation($input: CreateStoryInput!) { createStory(input: $input) { story { id } } }";
+
+// Far from the real date, so only what the test does at these instants falls in the
+// report's days; the last two straddle a UTC midnight.
+const DAY_ONE: &str = "2027-03-10T08:00:00Z";
+const LATE: &str = "2027-03-11T23:59:59.500Z";
+const EARLY: &str = "2027-03-12T00:00:00.500Z";
+const REPORT_AT: &str = "2027-03-12T12:00:00Z";
+
+#[derive(QueryableByName)]
+struct LevelRow {
+    #[diesel(sql_type = Integer)]
+    level: i32,
+    #[diesel(sql_type = BigInt)]
+    users: i64,
+}
+
+#[derive(QueryableByName)]
+struct ActionRow {
+    #[diesel(sql_type = Text)]
+    action: String,
+    #[diesel(sql_type = BigInt)]
+    awards: i64,
+    #[diesel(sql_type = BigInt)]
+    xp: i64,
+}
+
+#[derive(QueryableByName)]
+struct DayRow {
+    #[diesel(sql_type = Date)]
+    day: chrono::NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    awards: i64,
+    #[diesel(sql_type = BigInt)]
+    xp: i64,
+    #[diesel(sql_type = BigInt)]
+    active: i64,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// xpStats(days: 3) at REPORT_AT as a full recount of xp_ledger and users says it must be.
+async fn recount(app: &TestApp) -> Value {
+    let mut sql = app.sql().await;
+    let levels: Vec<LevelRow> = diesel::sql_query(
+        "SELECT level, count(*) AS users FROM users GROUP BY level ORDER BY level",
+    )
+    .load(&mut sql)
+    .await
+    .unwrap();
+    let window =
+        "(created_at AT TIME ZONE 'UTC')::DATE BETWEEN DATE '2027-03-10' AND DATE '2027-03-12'";
+    let actions: Vec<ActionRow> = diesel::sql_query(format!(
+        "SELECT r.action, count(l.id) AS awards, coalesce(sum(l.amount), 0)::BIGINT AS xp
+           FROM xp_rules r LEFT JOIN xp_ledger l ON l.action = r.action AND {window}
+          GROUP BY r.action"
+    ))
+    .load(&mut sql)
+    .await
+    .unwrap();
+    let days: Vec<DayRow> = diesel::sql_query(format!(
+        "SELECT g.day::DATE AS day, count(l.id) AS awards, coalesce(sum(l.amount), 0)::BIGINT AS xp,
+                count(DISTINCT l.recipient_id) AS active
+           FROM generate_series(DATE '2027-03-10', DATE '2027-03-12', INTERVAL '1 day') g(day)
+           LEFT JOIN xp_ledger l ON (l.created_at AT TIME ZONE 'UTC')::DATE = g.day::DATE AND {window}
+          GROUP BY g.day ORDER BY g.day"
+    ))
+    .load(&mut sql)
+    .await
+    .unwrap();
+    let order: Vec<&str> = storyxp::xp::XpAction::ALL
+        .into_iter()
+        .map(|action| action.as_str())
+        .collect();
+    let mut actions: Vec<ActionRow> = actions;
+    actions.sort_by_key(|row| order.iter().position(|name| *name == row.action));
+    json!({
+        "users": levels.iter().map(|row| row.users).sum::<i64>(),
+        "levelDistribution": levels.iter().map(|row| json!({ "level": row.level, "users": row.users })).collect::<Vec<_>>(),
+        "actions": actions.iter().map(|row| json!({ "action": row.action, "awards": row.awards, "xp": row.xp })).collect::<Vec<_>>(),
+        "daily": days.iter().map(|row| json!({ "date": row.day.to_string(), "awards": row.awards, "xp": row.xp, "activeUsers": row.active })).collect::<Vec<_>>(),
+    })
+}
+
+async fn pending(app: &TestApp) -> i64 {
+    let count: Count = diesel::sql_query("SELECT count(*) AS count FROM xp_stats_pending")
+        .get_result(&mut app.sql().await)
+        .await
+        .unwrap();
+    count.count
+}
+
+async fn stats(app: &TestApp, admin: &str) -> Value {
+    app.ok_at(REPORT_AT, Some(admin), STATS, json!({ "days": 3 }))
+        .await["xpStats"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xp_stats_equal_a_full_recount_after_concurrent_awards_on_two_instances() {
+    let app_a = TestApp::spawn().await;
+    let app_b = TestApp::spawn_on(app_a.database_url.clone()).await;
+    let admin = app_a.sign_up_admin("root").await;
+    let writers = sign_up_many(&app_a, "writer", 3).await;
+    let fans = sign_up_many(&app_b, "fan", 30).await;
+    // Today by the real clock: outside the report's days, inside its users and levels.
+    let mut stories = Vec::new();
+    for writer in &writers {
+        stories.push(app_a.create_published_story(writer, "Tale").await);
+    }
+    // Day one: a burst of 20 parallel createStory calls by one writer, split between the
+    // instances (the daily cap pays 10 of them).
+    let creates = (0..20).map(|n| {
+        let app = if n % 2 == 0 { &app_a } else { &app_b };
+        let token = writers[0].token.clone();
+        async move {
+            app.ok_at(
+                DAY_ONE,
+                Some(&token),
+                CREATE,
+                json!({ "input": { "title": format!("Burst {n}"), "content": "x" } }),
+            )
+            .await
+        }
+    });
+    futures_util::future::join_all(creates).await;
+    // 30 fans like three stories in parallel on both instances, on both sides of a UTC
+    // midnight: the authors' XP per day, active users per day, level-ups.
+    let (a, b, stories_ref) = (&app_a, &app_b, &stories);
+    let likes = fans.iter().enumerate().flat_map(|(n, fan)| {
+        stories_ref.iter().enumerate().map(move |(s, story)| {
+            let app = if (n + s) % 2 == 0 { a } else { b };
+            let now = if n % 3 == 0 { LATE } else { EARLY };
+            let token = fan.token.clone();
+            async move {
+                app.ok_at(now, Some(&token), LIKE, json!({ "id": story }))
+                    .await
+            }
+        })
+    });
+    futures_util::future::join_all(likes).await;
+
+    // Right after the awards most rows may still be pending: the report is exact anyway.
+    let expected = recount(&app_a).await;
+    assert_eq!(stats(&app_b, &admin.token).await, expected);
+    assert_eq!(expected["daily"].as_array().unwrap().len(), 3);
+    assert_eq!(expected["users"], 34);
+    let liked = expected["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["action"] == "STORY_LIKED")
+        .unwrap();
+    assert_eq!(liked["awards"], 90, "30 fans x 3 stories: {expected:#}");
+    // Likes pay the authors: the three writers, on each side of midnight.
+    assert_eq!(expected["daily"][1]["activeUsers"], 3, "{expected:#}");
+    assert_eq!(expected["daily"][2]["activeUsers"], 3, "{expected:#}");
+
+    // Once the instances' compactors have moved every pending row into the rollups,
+    // the rollups alone give the same report.
+    wait_for_compaction(&app_a).await;
+    assert_eq!(stats(&app_a, &admin.token).await, expected);
+
+    // More awards after the compaction, a new active user among them: rollups + pending,
+    // then rollups compacted twice.
+    let late = app_a.sign_up("late").await;
+    let story = app_a
+        .ok_at(
+            EARLY,
+            Some(&late.token),
+            CREATE,
+            json!({ "input": { "title": "Late", "content": "x" } }),
+        )
+        .await["createStory"]["story"]["id"]
+        .clone();
+    app_a
+        .ok_at(
+            EARLY,
+            Some(&late.token),
+            "mutation($id: ID!) { publishStory(id: $id) { story { id } } }",
+            json!({ "id": story }),
+        )
+        .await;
+    app_b
+        .ok_at(EARLY, Some(&fans[0].token), LIKE, json!({ "id": story }))
+        .await;
+    let expected = recount(&app_a).await;
+    // The late writer, and fan0, whose like before midnight and this one make a
+    // two-day streak (STREAK_BONUS), join the three.
+    assert_eq!(expected["daily"][2]["activeUsers"], 5, "{expected:#}");
+    assert_eq!(stats(&app_a, &admin.token).await, expected);
+    wait_for_compaction(&app_a).await;
+    assert_eq!(stats(&app_b, &admin.token).await, expected);
+}
+
+/// Waits until the instances' compactors have moved every pending row.
+async fn wait_for_compaction(app: &TestApp) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while pending(app).await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pending rows were never compacted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xp_stats_refuses_bad_days_and_anyone_but_admins() {
+    let app = TestApp::spawn().await;
+    let admin = app.sign_up_admin("root").await;
+    let writer = app.sign_up("writer").await;
+    for days in [0, 366, -1] {
+        let body = app
+            .graphql(Some(&admin.token), STATS, json!({ "days": days }))
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("between 1 and 365"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.error_code(Some(&writer.token), STATS, json!({ "days": 7 }))
+            .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.error_code(None, STATS, json!({ "days": 7 })).await,
+        "UNAUTHENTICATED"
+    );
+    // The default is 30 days, today last.
+    let data = app
+        .ok(
+            Some(&admin.token),
+            "{ xpStats { users daily { date } } }",
+            json!({}),
+        )
+        .await;
+    let daily = data["xpStats"]["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 30);
+    assert_eq!(
+        daily[29]["date"],
+        chrono::Utc::now().date_naive().to_string()
+    );
+    assert_eq!(data["xpStats"]["users"], 2);
+}
