@@ -48,6 +48,8 @@ export async function startServer() {
   }
   return {
     base,
+    binary,
+    dataDir,
     graphqlUrl: `${base}/graphql`,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
     async stop() {

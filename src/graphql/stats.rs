@@ -7,7 +7,7 @@ use crate::domain::stats::{self, XpStatsReport};
 use crate::error::AppError;
 use crate::xp::XpAction;
 
-/// How XP flows: users, their levels, and awards per action and per UTC day.
+/// xpStats' report.
 pub struct XpStats(XpStatsReport);
 
 /// Users at one level.
@@ -48,6 +48,7 @@ fn int(count: i64) -> Result<i32, AppError> {
     i32::try_from(count).map_err(|_| AppError::Internal(format!("{count} exceeds GraphQL's Int")))
 }
 
+/// How XP flows: users, their levels, and awards per action and per UTC day.
 #[Object]
 impl XpStats {
     /// Users in all.

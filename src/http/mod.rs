@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, the GraphQL endpoint, GraphiQL, subscriptions and the
 //! health check, with the limits every request passes through.
 
+mod admin;
 mod graphiql;
 mod health;
 mod metrics;
@@ -71,6 +72,8 @@ pub fn app(state: AppState) -> App {
     let router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql))
         .route("/graphiql/{asset}", get(graphiql::asset))
+        .route("/admin", get(admin::page))
+        .route("/admin/assets/{asset}", get(admin::asset))
         .route("/healthz", get(health::check))
         .route("/metrics", get(metrics::render))
         .with_state(state);

@@ -268,3 +268,43 @@ async fn xp_stats_refuses_bad_days_and_anyone_but_admins() {
     );
     assert_eq!(data["xpStats"]["users"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_page_and_its_local_assets_are_served_with_a_strict_policy() {
+    let app = TestApp::spawn().await;
+    let page = reqwest::get(format!("{}/admin", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    // Every script and style is one of storyxp's own files.
+    for asset in [
+        "/admin/assets/admin.js",
+        "/admin/assets/admin.css",
+        "/admin/assets/chart.umd.min.js",
+    ] {
+        assert!(html.contains(asset), "{asset} in the page");
+        let response = reqwest::get(format!("{}{asset}", app.base_url))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        assert!(!response.bytes().await.unwrap().is_empty());
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no outside URL in the page"
+    );
+    let missing = reqwest::get(format!("{}/admin/assets/../Cargo.toml", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let missing = reqwest::get(format!("{}/admin/assets/nope.js", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
