@@ -68,7 +68,7 @@ async fn run(url: String) -> support::BenchResult {
             "INSERT INTO xp_ledger (recipient_id, action, subject, amount, reason, base_amount, created_at) \
              SELECT 1 + (g * 7919) % {USERS}, a.action, 'seed:' || g, a.xp, 'seed', a.xp, \
                     now() - (g % 365) * INTERVAL '1 day' - (g % 86400) * INTERVAL '1 second' \
-               FROM generate_series(1, {ENTRIES}) g \
+               FROM generate_series(1::BIGINT, {ENTRIES}) g \
                JOIN (VALUES (0, 'STORY_LIKED', 5), (1, 'STORY_LIKED', 5), (2, 'STORY_LIKED', 5), \
                             (3, 'STORY_READ', 2), (4, 'STORY_READ', 2), (5, 'STORY_COMMENTED', 10), \
                             (6, 'STORY_CREATED', 100), (7, 'STORY_PUBLISHED', 50), \
@@ -79,9 +79,14 @@ async fn run(url: String) -> support::BenchResult {
     .await?;
     step(
         &mut connection,
-        "ledger indexes",
-        "CREATE UNIQUE INDEX xp_ledger_once_key ON xp_ledger (recipient_id, action, subject); \
-         CREATE INDEX xp_ledger_history_idx ON xp_ledger (recipient_id, id DESC)",
+        "ledger key index",
+        "CREATE UNIQUE INDEX xp_ledger_once_key ON xp_ledger (recipient_id, action, subject)",
+    )
+    .await?;
+    step(
+        &mut connection,
+        "ledger history index",
+        "CREATE INDEX xp_ledger_history_idx ON xp_ledger (recipient_id, id DESC)",
     )
     .await?;
     step(
@@ -184,7 +189,7 @@ async fn run(url: String) -> support::BenchResult {
         "INSERT INTO xp_stats_pending (day, action, user_id, xp, level_from, level_to) \
          SELECT (now() AT TIME ZONE 'UTC')::DATE, 'STORY_LIKED', 1 + (g * 104729) % {USERS}, 5, \
                 CASE WHEN g % 50 = 0 THEN 3 END, CASE WHEN g % 50 = 0 THEN 4 END \
-           FROM generate_series(1, {PENDING}) g"
+           FROM generate_series(1::BIGINT, {PENDING}) g"
     ))
     .execute(&mut connection)
     .await?;
