@@ -138,6 +138,7 @@ pub async fn report(
     admin_id: i64,
     days: i32,
 ) -> Result<XpStatsReport, AppError> {
+    require_admin(connection, admin_id).await?;
     if !DAYS_RANGE.contains(&days) {
         return Err(AppError::BadUserInput(format!(
             "days must be between {} and {}, not {days}",
@@ -145,7 +146,6 @@ pub async fn report(
             DAYS_RANGE.end()
         )));
     }
-    require_admin(connection, admin_id).await?;
     // One snapshot for every part, so that they agree with each other.
     connection
         .build_transaction()

@@ -308,3 +308,150 @@ async fn the_dashboard_page_and_its_local_assets_are_served_with_a_strict_policy
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// xpStats and setXpReward over both WebSocket subprotocols, in an HTTP batch and as a
+/// persisted query: the same answers, the same refusals.
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_and_tuning_work_alike_over_every_transport() {
+    use crate::common::WsEvent;
+    use sha2::Digest;
+    const SET: &str =
+        "mutation($input: SetXpRewardInput!) { setXpReward(input: $input) { action xp } }";
+    const USERS: &str = "query($days: Int!) { xpStats(days: $days) { users daily { date } } }";
+    let app = TestApp::spawn().await;
+    let admin = app.sign_up_admin("root").await;
+    let writer = app.sign_up("writer").await;
+    for (protocol, start, xp) in [
+        ("graphql-transport-ws", "subscribe", 6),
+        ("graphql-ws", "start", 7),
+    ] {
+        for (who, token) in [("admin", &admin.token), ("writer", &writer.token)] {
+            let mut client = app.websocket(protocol).await;
+            match client.init(Some(token)).await {
+                WsEvent::Json(ack) => assert_eq!(ack["type"], "connection_ack"),
+                other => panic!("{other:?}"),
+            }
+            let operations = [
+                (USERS, json!({ "days": 2 })),
+                (
+                    SET,
+                    json!({ "input": { "action": "STORY_LIKED", "xp": xp } }),
+                ),
+                (USERS, json!({ "days": 400 })),
+            ];
+            for (id, (query, variables)) in operations.into_iter().enumerate() {
+                client
+                    .send(json!({ "id": id.to_string(), "type": start, "payload": { "query": query, "variables": variables } }))
+                    .await;
+                let answer = client.next_json().await;
+                let payload = &answer["payload"];
+                match (who, id) {
+                    ("admin", 0) => {
+                        assert_eq!(
+                            payload["data"]["xpStats"]["users"], 2,
+                            "{protocol}: {answer}"
+                        );
+                        assert_eq!(
+                            payload["data"]["xpStats"]["daily"]
+                                .as_array()
+                                .unwrap()
+                                .len(),
+                            2
+                        );
+                    }
+                    ("admin", 1) => assert_eq!(
+                        payload["data"]["setXpReward"]["xp"], xp,
+                        "{protocol}: {answer}"
+                    ),
+                    ("admin", _) => assert_eq!(
+                        payload["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                        "{protocol}: {answer}"
+                    ),
+                    _ => assert_eq!(
+                        payload["errors"][0]["extensions"]["code"], "FORBIDDEN",
+                        "{protocol}: {answer}"
+                    ),
+                }
+                let done = client.next_json().await;
+                assert_eq!(done["type"], "complete", "{protocol}: {done}");
+            }
+        }
+    }
+    let rewards = app.ok(None, "{ xpRewards { action xp } }", json!({})).await;
+    assert!(
+        rewards["xpRewards"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "action": "STORY_LIKED", "xp": 7 })),
+        "the last tuning over WebSocket is in force: {rewards}"
+    );
+
+    let post = |body: Value, token: String| {
+        let url = format!("{}/graphql", app.base_url);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let batch = json!([
+        { "query": USERS, "variables": { "days": 3 } },
+        { "query": SET, "variables": { "input": { "action": "STORY_LIKED", "xp": 1001 } } },
+        { "query": SET, "variables": { "input": { "action": "STREAK_BONUS", "xp": 10 } } },
+        { "query": USERS, "variables": { "days": 0 } },
+    ]);
+    let answers = post(batch, admin.token.clone()).await;
+    assert_eq!(
+        answers[0]["data"]["xpStats"]["daily"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "{answers}"
+    );
+    for n in 1..=3 {
+        assert_eq!(
+            answers[n]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{answers}"
+        );
+    }
+
+    let hash = hex::encode(sha2::Sha256::digest(USERS.as_bytes()));
+    let persisted = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let first = post(
+        json!({ "query": USERS, "variables": { "days": 5 }, "extensions": persisted }),
+        admin.token.clone(),
+    )
+    .await;
+    assert_eq!(
+        first["data"]["xpStats"]["daily"].as_array().unwrap().len(),
+        5,
+        "{first}"
+    );
+    let again = post(
+        json!({ "variables": { "days": 4 }, "extensions": persisted }),
+        admin.token.clone(),
+    )
+    .await;
+    assert_eq!(
+        again["data"]["xpStats"]["daily"].as_array().unwrap().len(),
+        4,
+        "{again}"
+    );
+    let refused = post(
+        json!({ "variables": { "days": 4 }, "extensions": persisted }),
+        writer.token.clone(),
+    )
+    .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+}
