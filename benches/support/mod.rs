@@ -162,3 +162,116 @@ pub async fn post(
         && serde_json::from_slice::<Answer>(&body)
             .is_ok_and(|answer| answer.errors.is_none() && answer.data.is_some()))
 }
+
+// --- yardstick ---
+// Helpers of `benches/yardstick.rs` (the shared raw-SQL yardstick, wrk, two instances).
+
+/// The release storyxp binary serving `database_url` on a free 127.0.0.1 port with the
+/// extra environment `env` (STORYXP_POOL_SIZE, ...), once it answers /healthz; killed
+/// when the returned child is dropped. Returns it and its base URL.
+pub async fn start_server_with(
+    database_url: &str,
+    secret: &str,
+    env: &[(&str, String)],
+) -> Result<(tokio::process::Child, String), Box<dyn std::error::Error>> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"));
+    command
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("JWT_SECRET", secret)
+        .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut server = command.spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        if let Some(status) = server.try_wait()? {
+            return Err(format!("storyxp exited before it answered /healthz: {status}").into());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err("storyxp did not answer /healthz within 60 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((server, base))
+}
+
+/// utime + stime of a process (all its threads), from /proc/<pid>/stat in Linux's
+/// 100 Hz clock ticks; zero if it is gone.
+pub fn process_cpu(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // The fields after the parenthesised command name: state is the 3rd field of the
+    // line (index 0 here), ppid the 4th (1), utime and stime the 14th and 15th (11, 12).
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// The parent process id of `pid`, from /proc; None if it is gone.
+pub fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU used so far by one PostgreSQL cluster: its postmaster (`postmaster`, the first
+/// line of postmaster.pid) and every process it forked (backends, walwriter,
+/// checkpointer, autovacuum...). With no postmaster known, every process named
+/// `postgres` on the machine.
+pub fn postgres_cpu(postmaster: Option<u32>) -> Duration {
+    let mut total = Duration::ZERO;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let ours = match postmaster {
+            Some(postmaster) => pid == postmaster || parent_pid(pid) == Some(postmaster),
+            None => std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres"),
+        };
+        if ours {
+            total += process_cpu(pid);
+        }
+    }
+    total
+}
+
+/// The whole machine's CPU so far, from the first line of /proc/stat: (busy, all), in
+/// clock ticks summed over the cores (busy: everything but idle and iowait).
+pub fn machine_cpu() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let all: u64 = fields.iter().take(8).sum();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (all.saturating_sub(idle), all)
+}
