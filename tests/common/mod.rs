@@ -533,7 +533,6 @@ impl TestApp {
         }
     }
 
-    /// Creates a story as `user`; returns its id.
     /// A new user made an admin (as `storyxp grant-admin` does).
     pub async fn sign_up_admin(&self, username: &str) -> TestUser {
         use diesel_async::RunQueryDsl;
@@ -546,6 +545,7 @@ impl TestApp {
         user
     }
 
+    /// Creates a story as `user`; returns its id.
     pub async fn create_story(&self, user: &TestUser, title: &str) -> String {
         let data = self
             .ok(
