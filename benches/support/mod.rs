@@ -92,22 +92,7 @@ pub async fn start_server(
     database_url: &str,
     secret: &str,
 ) -> Result<(tokio::process::Child, String), Box<dyn std::error::Error>> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let server = tokio::process::Command::new(env!("CARGO_BIN_EXE_storyxp"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("JWT_SECRET", secret)
-        .env("STORYXP_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()?;
-    let base = format!("http://127.0.0.1:{port}");
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok((server, base))
+    start_server_with(database_url, secret, &[]).await
 }
 
 /// What the client checks of a GraphQL response: data, and no errors (read without

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { outputDir, signUp, startServer } from './server.mjs';
+import { graphql, outputDir, signUp, startServer } from './server.mjs';
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const DAY = 24 * 60 * 60 * 1000;
@@ -18,14 +18,7 @@ let browser;
 let writers;
 
 // A GraphQL POST at the test clock's instant `now` (X-Storyxp-Now).
-async function graphqlAt(now, query, variables, token) {
-  const headers = { 'content-type': 'application/json', 'x-storyxp-now': now };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const response = await fetch(server.graphqlUrl, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-  const body = await response.json();
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const graphqlAt = (now, query, variables, token) => graphql(server.graphqlUrl, query, variables, token, now);
 
 const xpOf = async (token) => (await graphqlAt(new Date().toISOString(), '{ me { experiencePoints } }', {}, token)).me.experiencePoints;
 

@@ -61,10 +61,12 @@ export async function startServer() {
   };
 }
 
-// A plain GraphQL POST, as any script would make it.
-export async function graphql(url, query, variables = {}, token) {
+// A plain GraphQL POST, as any script would make it; at the test clock's instant `now`
+// (X-Storyxp-Now) when one is given.
+export async function graphql(url, query, variables = {}, token, now) {
   const headers = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
+  if (now) headers['x-storyxp-now'] = now;
   const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
   const body = await response.json();
   if (body.errors) throw new Error(JSON.stringify(body.errors));

@@ -81,7 +81,7 @@ struct Moved {
 }
 
 // Each query adds what is still pending to what the rollups hold. $1: the report's
-// first day (UTC); the last is today by storyxp_now().
+// days; the last is today (UTC) by storyxp_now().
 const LEVELS: &str = "\
     SELECT c.level, sum(c.users)::BIGINT AS users FROM (
         SELECT level, users FROM xp_stats_levels
@@ -94,16 +94,20 @@ const LEVELS: &str = "\
 const ACTIONS: &str = "\
     SELECT t.action, sum(t.awards)::BIGINT AS awards, sum(t.xp)::BIGINT AS xp FROM (
         SELECT action, awards, xp FROM xp_stats_daily
-         WHERE day BETWEEN $1 AND (storyxp_now() AT TIME ZONE 'UTC')::DATE
+         WHERE day BETWEEN (storyxp_now() AT TIME ZONE 'UTC')::DATE - ($1 - 1)
+                       AND (storyxp_now() AT TIME ZONE 'UTC')::DATE
         UNION ALL
         SELECT action, count(*), sum(xp) FROM xp_stats_pending
-         WHERE action IS NOT NULL AND day BETWEEN $1 AND (storyxp_now() AT TIME ZONE 'UTC')::DATE
+         WHERE action IS NOT NULL
+           AND day BETWEEN (storyxp_now() AT TIME ZONE 'UTC')::DATE - ($1 - 1)
+                       AND (storyxp_now() AT TIME ZONE 'UTC')::DATE
          GROUP BY action
     ) t GROUP BY t.action";
 
 const DAILY: &str = "\
     WITH span AS (
-        SELECT $1::DATE AS first, (storyxp_now() AT TIME ZONE 'UTC')::DATE AS last
+        SELECT (storyxp_now() AT TIME ZONE 'UTC')::DATE - ($1 - 1) AS first,
+               (storyxp_now() AT TIME ZONE 'UTC')::DATE AS last
     ), awards AS (
         SELECT t.day, sum(t.awards) AS awards, sum(t.xp) AS xp FROM (
             SELECT d.day, d.awards, d.xp FROM xp_stats_daily d, span
@@ -152,18 +156,13 @@ pub async fn report(
         .repeatable_read()
         .read_only()
         .run(async move |connection| {
-            let today: Today =
-                diesel::sql_query("SELECT (storyxp_now() AT TIME ZONE 'UTC')::DATE AS today")
-                    .get_result(connection)
-                    .await?;
-            let first = today.today - chrono::Days::new(u64::from(days.unsigned_abs() - 1));
             let levels: Vec<LevelRow> = diesel::sql_query(LEVELS).load(connection).await?;
             let rows: Vec<ActionRow> = diesel::sql_query(ACTIONS)
-                .bind::<Date, _>(first)
+                .bind::<Integer, _>(days)
                 .load(connection)
                 .await?;
             let daily: Vec<DayTotals> = diesel::sql_query(DAILY)
-                .bind::<Date, _>(first)
+                .bind::<Integer, _>(days)
                 .load(connection)
                 .await?;
             let actions = XpAction::ALL
@@ -188,12 +187,6 @@ pub async fn report(
             })
         })
         .await
-}
-
-#[derive(QueryableByName)]
-struct Today {
-    #[diesel(sql_type = Date)]
-    today: NaiveDate,
 }
 
 /// Moves the pending rows into the rollups; how many moved (0 when another instance

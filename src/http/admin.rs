@@ -13,7 +13,7 @@ const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'u
                       base-uri 'none'; form-action 'none'";
 
 pub async fn page() -> Response {
-    let mut response = served(
+    let mut response = super::static_file(
         include_bytes!("../../assets/admin/index.html"),
         "text/html",
         "no-cache",
@@ -46,21 +46,5 @@ pub async fn asset(Path(name): Path<String>) -> Response {
     } else {
         "no-cache"
     };
-    served(body, content_type, cache)
-}
-
-fn served(body: &'static [u8], content_type: &str, cache: &'static str) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&format!("{content_type}; charset=utf-8"))
-            .unwrap_or(HeaderValue::from_static("text/plain")),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    super::static_file(body, content_type, cache)
 }

@@ -1,7 +1,7 @@
 //! GraphiQL, served entirely by storyxp (scripts and styles vendored in assets/graphiql).
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 const PAGE: &str = r#"<!doctype html>
@@ -70,16 +70,5 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         ),
         _ => return (StatusCode::NOT_FOUND, "no such asset\n").into_response(),
     };
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&format!("{content_type}; charset=utf-8"))
-            .unwrap_or(HeaderValue::from_static("text/plain")),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
-    );
-    response
+    super::static_file(body, content_type, "public, max-age=86400")
 }

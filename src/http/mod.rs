@@ -80,6 +80,24 @@ pub fn app(state: AppState) -> App {
     cors.layer(router)
 }
 
+/// A file embedded in the binary (GraphiQL's, the dashboard's), with its content type,
+/// caching and `nosniff`.
+fn static_file(body: &'static [u8], content_type: &str, cache: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(&format!("{content_type}; charset=utf-8"))
+            .unwrap_or(HeaderValue::from_static("text/plain")),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
 /// The service `app` builds.
 pub type App = Cors<Router>;
 
