@@ -68,6 +68,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Kept by story_likes' triggers: one row per story with likes.
+    story_like_counts (story_id) {
+        story_id -> Int8,
+        likes -> Int8,
+    }
+}
+
+diesel::table! {
     user_achievements (id) {
         id -> Int8,
         user_id -> Int8,
@@ -182,6 +190,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     xp_reward_changes,
     stories,
     story_likes,
+    story_like_counts,
     user_achievements,
     notifications,
     comments,

@@ -302,6 +302,93 @@ async fn twenty_parallel_likes_by_one_user_earn_five() {
     assert_eq!(like_count(&app, &id).await, 1);
 }
 
+/// A story's like count is kept by story_likes' triggers (not counted on every like):
+/// through parallel likes, repeats and unlikes, a bulk insert and a deletion it stays
+/// equal to the likes there are.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kept_like_count_equals_the_likes_through_likes_unlikes_and_deletions() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let hit = app.create_published_story(&alice, "Hit").await;
+    let other = app.create_published_story(&alice, "Other").await;
+    let fans = sign_up_many(&app, "fan", 30).await;
+    // Every fan likes `hit` twice and `other` once, and the first ten also unlike `hit`,
+    // all at once: an unlike may run before or after its fan's likes.
+    let likes = fans.iter().flat_map(|fan| {
+        [(fan, &hit), (fan, &hit), (fan, &other)]
+            .map(|(fan, story)| app.ok(Some(&fan.token), LIKE, json!({ "id": story })))
+    });
+    let unlikes = fans[..10]
+        .iter()
+        .map(|fan| app.ok(Some(&fan.token), UNLIKE, json!({ "id": hit })));
+    let (liked, _) = futures_util::future::join(
+        futures_util::future::join_all(likes),
+        futures_util::future::join_all(unlikes),
+    )
+    .await;
+    for data in &liked {
+        let count = data["likeStory"]["story"]["likeCount"].as_i64().unwrap();
+        assert!(
+            (1..=30).contains(&count),
+            "a like's answer counts it: {count}"
+        );
+    }
+    assert_eq!(like_count(&app, &other).await, 30);
+    let counted = |story: &str| {
+        let story: i64 = story.parse().unwrap();
+        let app = &app;
+        async move {
+            #[derive(diesel::QueryableByName)]
+            struct Counts {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                likes: i64,
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                kept: i64,
+            }
+            let row: Counts = diesel::sql_query(
+                "SELECT (SELECT count(*) FROM story_likes WHERE story_id = $1) AS likes, \
+                        coalesce((SELECT likes FROM story_like_counts WHERE story_id = $1), -1) AS kept",
+            )
+            .bind::<diesel::sql_types::BigInt, _>(story)
+            .get_result(&mut app.sql().await)
+            .await
+            .unwrap();
+            (row.likes, row.kept)
+        }
+    };
+    let (likes, kept) = counted(&hit).await;
+    assert!((20..=30).contains(&likes), "{likes} likes of hit");
+    assert_eq!(kept, likes);
+    assert_eq!(like_count(&app, &hit).await, likes);
+    // One statement inserting many likes (as an import would), repeats skipped.
+    let hit_id: i64 = hit.parse().unwrap();
+    diesel::sql_query(
+        "INSERT INTO story_likes (story_id, user_id) SELECT $1, id FROM users ON CONFLICT DO NOTHING",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(hit_id)
+    .execute(&mut app.sql().await)
+    .await
+    .unwrap();
+    assert_eq!(counted(&hit).await, (31, 31), "30 fans and alice");
+    assert_eq!(like_count(&app, &hit).await, 31);
+    // Unliking twice takes one like off.
+    for _ in 0..2 {
+        app.ok(Some(&fans[0].token), UNLIKE, json!({ "id": hit }))
+            .await;
+    }
+    assert_eq!(counted(&hit).await, (30, 30));
+    // A deleted story's likes and count go together.
+    app.ok(
+        Some(&alice.token),
+        "mutation($id: ID!) { deleteStory(id: $id) { deletedStoryId } }",
+        json!({ "id": hit }),
+    )
+    .await;
+    assert_eq!(counted(&hit).await, (0, -1));
+    assert_eq!(counted(&other).await, (30, 30));
+}
+
 async fn like_count(app: &TestApp, story: &str) -> i64 {
     let data = app
         .ok(

@@ -16,7 +16,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::auth::Caller;
 use crate::clock::Clock;
-use crate::db::schema::{stories, story_likes, story_reads};
+use crate::db::schema::{stories, story_like_counts, story_likes, story_reads};
 use crate::error::AppError;
 use crate::xp::award::AchievementCandidates;
 use crate::xp::rules::{Activity, Subject};
@@ -418,15 +418,15 @@ pub async fn delete(
     Ok(id)
 }
 
-/// Like counts of the given stories (stories without likes are absent).
+/// Like counts of the given stories (stories without likes may be absent): the counts
+/// story_likes' triggers keep, one key lookup per story whatever its number of likes.
 pub async fn like_counts(
     connection: &mut AsyncPgConnection,
     ids: &[i64],
 ) -> Result<Vec<(i64, i64)>, AppError> {
-    Ok(story_likes::table
-        .filter(story_likes::story_id.eq_any(ids))
-        .group_by(story_likes::story_id)
-        .select((story_likes::story_id, diesel::dsl::count_star()))
+    Ok(story_like_counts::table
+        .filter(story_like_counts::story_id.eq_any(ids))
+        .select((story_like_counts::story_id, story_like_counts::likes))
         .load(connection)
         .await?)
 }
