@@ -152,6 +152,9 @@ async fn run(url: String) -> support::BenchResult {
         } else {
             "SELECT 1".to_string()
         },
+        // STORYXP_BENCH_SETUP_SQL: one more statement after the seed (an experiment's
+        // schema change, say), run before the server starts.
+        std::env::var("STORYXP_BENCH_SETUP_SQL").unwrap_or_else(|_| "SELECT 1".to_string()),
         "ANALYZE".to_string(),
     ] {
         diesel::sql_query(statement)
