@@ -17,6 +17,8 @@
 //! likeStory of random stories by random users (first likes, each paying its author),
 //! likeStory of story 1 (200,000 likes when grown), me, the global and the friends
 //! leaderboard, and user 1's first notifications and xpHistory pages and the page after.
+//! Beside each p50/p99, the WAL bytes per request (the WAL position before and after),
+//! which tell a page's first change after a checkpoint (a full-page image) from the work.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -87,8 +89,25 @@ struct Count {
     n: i64,
 }
 
-/// One phase's figures: (operation, p50, p99).
-type Figures = Vec<(&'static str, Duration, Duration)>;
+/// One phase's figures: (operation, p50, p99, WAL bytes per request), and a connection
+/// of its own that reads the WAL position around each operation's requests.
+struct Figures {
+    rows: Vec<(&'static str, Duration, Duration, i64)>,
+    wal: AsyncPgConnection,
+}
+
+impl Figures {
+    /// The WAL position in bytes (`pg_current_wal_lsn()`): exact, unlike pg_stat_wal,
+    /// whose counters backends report at most once a second.
+    async fn wal_position(&mut self) -> Result<i64, String> {
+        let position: Count =
+            diesel::sql_query("SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::BIGINT AS n")
+                .get_result(&mut self.wal)
+                .await
+                .map_err(|error| error.to_string())?;
+        Ok(position.n)
+    }
+}
 
 struct Client {
     http: reqwest::Client,
@@ -131,31 +150,50 @@ where
     Fut: Future<Output = Result<(), String>>,
 {
     let mut timings = Vec::with_capacity(REQUESTS);
+    let mut wal_start = 0;
     for n in 0..WARM_UP + REQUESTS {
+        if n == WARM_UP {
+            wal_start = figures.wal_position().await?;
+        }
         let start = Instant::now();
         request(n).await?;
         if n >= WARM_UP {
             timings.push(start.elapsed());
         }
     }
+    // WAL written per request: a page's first change after a checkpoint writes the
+    // whole page (full_page_writes), so a request touching many distinct pages (a
+    // random user of a million) writes more than one touching the same few.
+    let wal = (figures.wal_position().await? - wal_start) / REQUESTS as i64;
     timings.sort();
     let (p50, p99) = (
         support::percentile(&timings, 0.50),
         support::percentile(&timings, 0.99),
     );
     println!(
-        "  {name}: p50 {:.2} ms, p99 {:.2} ms",
+        "  {name}: p50 {:.2} ms, p99 {:.2} ms, {wal} WAL bytes per request",
         support::ms(p50),
         support::ms(p99)
     );
-    figures.push((name, p50, p99));
+    figures.rows.push((name, p50, p99, wal));
     Ok(())
 }
 
 /// The phase's requests. `users` bounds the random likers; `likers` is the first user id
 /// of a range no earlier phase used for liking story 1.
-async fn phase(client: &Client, users: i64, likers: i64, seed: u64) -> Result<Figures, String> {
-    let mut figures = Figures::new();
+async fn phase(
+    client: &Client,
+    url: &str,
+    users: i64,
+    likers: i64,
+    seed: u64,
+) -> Result<Figures, String> {
+    let mut figures = Figures {
+        rows: Vec::new(),
+        wal: AsyncPgConnection::establish(url)
+            .await
+            .map_err(|error| error.to_string())?,
+    };
     let mut random = Random(seed);
     let mut pairs = Vec::new();
     for _ in 0..WARM_UP + REQUESTS {
@@ -297,6 +335,9 @@ async fn run(url: String) -> support::BenchResult {
          SELECT 1, 'STORY_LIKED', 'story:1:by:seed' || g, 5, NULL FROM generate_series(1, 60) g",
     )
     .await?;
+    // Both phases start right after a checkpoint: each page's first change writes its
+    // full image to the WAL in both.
+    step(&mut connection, "checkpoint", "CHECKPOINT").await?;
 
     let state = storyxp::app::server::state_for(&url, SECRET.as_bytes())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -313,7 +354,7 @@ async fn run(url: String) -> support::BenchResult {
     };
     println!("measuring the small data set");
     // Story 1's likers: users 2..=331 (the small set), then users above the grown likes.
-    let small = phase(&client, SMALL_USERS, 2, 1).await?;
+    let small = phase(&client, &url, SMALL_USERS, 2, 1).await?;
 
     let seeding = Instant::now();
     println!(
@@ -399,17 +440,21 @@ async fn run(url: String) -> support::BenchResult {
         quiet.elapsed().as_secs_f64()
     );
     println!("measuring the grown data set");
-    let grown = phase(&client, USERS, hot_last + 1, 2).await?;
+    let grown = phase(&client, &url, USERS, hot_last + 1, 2).await?;
 
     println!();
-    println!("| operation | small p50 / p99 ms | grown p50 / p99 ms | ratio p50 / p99 |");
-    println!("|---|---|---|---|");
+    println!(
+        "| operation | small p50 / p99 ms | grown p50 / p99 ms | ratio p50 / p99 | WAL bytes per request small / grown |"
+    );
+    println!("|---|---|---|---|---|");
     let mut over = Vec::new();
-    for ((name, small_p50, small_p99), (_, grown_p50, grown_p99)) in small.iter().zip(&grown) {
+    for ((name, small_p50, small_p99, small_wal), (_, grown_p50, grown_p99, grown_wal)) in
+        small.rows.iter().zip(&grown.rows)
+    {
         let ratio = |grown: &Duration, small: &Duration| grown.as_secs_f64() / small.as_secs_f64();
         let (p50, p99) = (ratio(grown_p50, small_p50), ratio(grown_p99, small_p99));
         println!(
-            "| {name} | {:.2} / {:.2} | {:.2} / {:.2} | {p50:.2} / {p99:.2} |",
+            "| {name} | {:.2} / {:.2} | {:.2} / {:.2} | {p50:.2} / {p99:.2} | {small_wal} / {grown_wal} |",
             support::ms(*small_p50),
             support::ms(*small_p99),
             support::ms(*grown_p50),
