@@ -389,6 +389,65 @@ async fn the_kept_like_count_equals_the_likes_through_likes_unlikes_and_deletion
     assert_eq!(counted(&other).await, (30, 30));
 }
 
+/// An unlike while a like transaction holds the story's count row and then writes the
+/// same like again (as a batch of likes does): the unlike waits for the count row before
+/// it deletes, so neither waits for the other in a circle (PostgreSQL would abort one
+/// as a deadlock), and both succeed.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unlike_beside_a_like_transaction_holding_the_count_does_not_deadlock() {
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    let app = TestApp::spawn().await;
+    let alice = app.sign_up("alice").await;
+    let hit = app.create_published_story(&alice, "Hit").await;
+    let fans = sign_up_many(&app, "fan", 2).await;
+    app.ok(Some(&fans[0].token), LIKE, json!({ "id": hit }))
+        .await;
+    let story: i64 = hit.parse().unwrap();
+    let id_of = |name: &str| format!("(SELECT id FROM users WHERE username = '{name}')");
+    let mut like_transaction = app.sql().await;
+    like_transaction
+        .batch_execute(&format!(
+            "BEGIN; INSERT INTO story_likes (story_id, user_id) VALUES ({story}, {})",
+            id_of(&fans[1].username)
+        ))
+        .await
+        .unwrap();
+    let unlike = app.ok(Some(&fans[0].token), UNLIKE, json!({ "id": hit }));
+    let like_again = async {
+        let mut watcher = app.sql().await;
+        #[derive(diesel::QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            waiting: i64,
+        }
+        // Until the unlike waits for a lock held here.
+        loop {
+            let row: Waiting = diesel::sql_query(
+                "SELECT count(*) AS waiting FROM pg_stat_activity \
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .get_result(&mut watcher)
+            .await
+            .unwrap();
+            if row.waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        like_transaction
+            .batch_execute(&format!(
+                "INSERT INTO story_likes (story_id, user_id) VALUES ({story}, {}) \
+                 ON CONFLICT DO NOTHING; COMMIT",
+                id_of(&fans[0].username)
+            ))
+            .await
+            .expect("the like transaction commits");
+    };
+    let (unliked, ()) = futures_util::future::join(unlike, like_again).await;
+    assert_eq!(unliked["unlikeStory"]["story"]["likeCount"], json!(1));
+    assert_eq!(like_count(&app, &hit).await, 1, "fan 1's like alone");
+}
+
 async fn like_count(app: &TestApp, story: &str) -> i64 {
     let data = app
         .ok(

@@ -392,11 +392,25 @@ pub async fn unlike(
     id: i64,
 ) -> Result<StoryRecord, AppError> {
     let user = caller.require_user()?;
-    let story = require_visible(connection, caller, id).await?;
-    diesel::delete(story_likes::table.find((id, user)))
-        .execute(connection)
-        .await?;
-    Ok(story)
+    connection
+        .transaction(async move |connection| {
+            let story = require_visible(connection, caller, id).await?;
+            // The story's like count first, as a like does: a like transaction holds the
+            // count row and may then insert this very like again (ON CONFLICT waits for
+            // a deletion in flight), so deleting first and then waiting for the count
+            // row (in story_likes' trigger) would deadlock with it.
+            story_like_counts::table
+                .find(id)
+                .select(story_like_counts::story_id)
+                .for_update()
+                .load::<i64>(connection)
+                .await?;
+            diesel::delete(story_likes::table.find((id, user)))
+                .execute(connection)
+                .await?;
+            Ok(story)
+        })
+        .await
 }
 
 /// Deletes the caller's own story (its likes go with it; the XP stays).
