@@ -269,6 +269,15 @@ async fn read_body(body: Body, response_type: ResponseType) -> Result<Bytes, Res
     }
 }
 
+/// Reads and drops the body of a request refused before its body was read (up to
+/// MAX_BODY_BYTES). Unread, it would make the connection close with data pending, which
+/// resets it: a client still sending its body would get the reset, not the refusal.
+async fn discard_body(body: Body) {
+    use http_body_util::{BodyExt, Limited};
+    let mut body = Limited::new(body, MAX_BODY_BYTES);
+    while let Some(Ok(_)) = body.frame().await {}
+}
+
 const NO_QUERY: &str = "the request has no `query` (nor a persisted query's hash)";
 
 /// No query text and no persisted query to run: a malformed request (400), not a
@@ -287,9 +296,11 @@ async fn graphql(
 ) -> Response {
     let started = Instant::now();
     let Some(response_type) = Accept::from_headers(&headers).response_type() else {
+        discard_body(body).await;
         return not_acceptable();
     };
     if !negotiation::is_json(headers.get(CONTENT_TYPE)) {
+        discard_body(body).await;
         return request_error(
             StatusCode::BAD_REQUEST,
             response_type,

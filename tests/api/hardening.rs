@@ -72,6 +72,67 @@ async fn a_chunked_body_over_one_mebibyte_is_413_too() {
     assert!(answer.contains("at most 1048576 bytes"), "{answer}");
 }
 
+/// A request refused on its headers alone (a wrong Content-Type, an Accept the server
+/// cannot answer) while its body is still arriving: the server reads the rest before
+/// answering, so the client gets the refusal (not a reset connection) and the same
+/// connection serves the next request.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refusal_on_headers_waits_for_the_body_and_keeps_the_connection() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let app = TestApp::spawn().await;
+    let address = app.base_url.trim_start_matches("http://");
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut stream = BufReader::new(stream);
+    let body = format!(
+        "{{\"query\":\"{{ xpRewards {{ xp }} }} #{}\"}}",
+        "x".repeat(400_000)
+    );
+    for (headers, status) in [
+        ("Content-Type: text/plain", "400"),
+        ("Content-Type: application/json\r\nAccept: text/csv", "406"),
+        ("Content-Type: application/json", "200"),
+    ] {
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: {address}\r\n{headers}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.get_mut().write_all(head.as_bytes()).await.unwrap();
+        // The body in pieces, after the server has had time to answer the headers.
+        for piece in body.as_bytes().chunks(16 * 1024) {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            stream
+                .get_mut()
+                .write_all(piece)
+                .await
+                .unwrap_or_else(|error| panic!("{headers}: the body broke off: {error}"));
+        }
+        let mut status_line = String::new();
+        stream
+            .read_line(&mut status_line)
+            .await
+            .unwrap_or_else(|error| panic!("{headers}: no answer: {error}"));
+        assert!(
+            status_line.starts_with(&format!("HTTP/1.1 {status}")),
+            "{headers}: {status_line:?}"
+        );
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).await.unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            assert!(!lower.starts_with("connection: close"), "{headers}: {line}");
+            if let Some(value) = lower.strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut answer = vec![0; length];
+        stream.read_exact(&mut answer).await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_json_wrong_content_type_and_big_batches_are_400() {
     let app = TestApp::spawn().await;
