@@ -28,6 +28,10 @@ pub const MAX_NESTING: usize = 64;
 pub fn check_nesting(text: &str) -> ServerResult<()> {
     let bytes = text.as_bytes();
     let (mut depth, mut deepest, mut at) = (0usize, 0usize, 0usize);
+    // Set once a `"""` was found with no end: the parser then reads it as strings
+    // (`""` and `"...`), and so does this scan from there on (never mistaking the rest of
+    // the document for a block string, and never scanning for an end again).
+    let mut unterminated_block = false;
     while at < bytes.len() {
         match bytes[at] {
             b'#' => {
@@ -35,16 +39,14 @@ pub fn check_nesting(text: &str) -> ServerResult<()> {
                     at += 1;
                 }
             }
-            b'"' if bytes[at..].starts_with(b"\"\"\"") => {
-                at += 3;
-                while at < bytes.len() && !bytes[at..].starts_with(b"\"\"\"") {
-                    at += if bytes[at..].starts_with(b"\\\"\"\"") {
-                        4
-                    } else {
-                        1
-                    };
+            b'"' if !unterminated_block && bytes[at..].starts_with(b"\"\"\"") => {
+                match block_string_end(bytes, at + 3) {
+                    Some(end) => at = end + 2,
+                    None => {
+                        unterminated_block = true;
+                        continue;
+                    }
                 }
-                at += 2;
             }
             b'"' => {
                 at += 1;
@@ -67,6 +69,22 @@ pub fn check_nesting(text: &str) -> ServerResult<()> {
         at += 1;
     }
     Ok(())
+}
+
+/// Where the block string whose text starts at `from` ends (its closing `"""`), if
+/// anywhere; `\"""` inside is text.
+fn block_string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while from < bytes.len() {
+        if bytes[from..].starts_with(b"\"\"\"") {
+            return Some(from);
+        }
+        from += if bytes[from..].starts_with(b"\\\"\"\"") {
+            4
+        } else {
+            1
+        };
+    }
+    None
 }
 
 /// The deepest paths of a selection: through ordinary fields, and through introspection.
@@ -263,6 +281,16 @@ fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofT
         );
         assert!(check_nesting(&quoted).is_ok(), "{quoted}");
         assert!(check_nesting(GRAPHQL_JS_INTROSPECTION).is_ok());
+        // A `"""` that never ends is no block string: the parser reads `""""` as two
+        // empty strings and goes on to the brackets after it (the fuzzer's stack
+        // overflow), so they count.
+        let unterminated = format!(
+            "{{ a(b: [\"\"\"\"], c: {}1{}) {{ id }} }}",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert!(check_nesting(&unterminated).is_err(), "{unterminated}");
+        assert!(async_graphql::parser::parse_query("{ a(b: [\"\"\"\"]) }").is_ok());
     }
 
     #[test]

@@ -260,6 +260,33 @@ async fn a_too_deep_query_stays_refused_and_websocket_operations_are_limited_too
     );
 }
 
+/// Brackets nested thousands deep are refused before the parser (which recurses once
+/// per level) sees them, also after a `"""` that never ends, which the parser reads as
+/// empty strings (`""""`) and the first nesting check took for the rest of the document
+/// (the fuzzer found it: a stack overflow that aborted the server).
+#[tokio::test(flavor = "multi_thread")]
+async fn brackets_nested_thousands_deep_are_refused_after_any_strings() {
+    let app = TestApp::spawn().await;
+    let deep = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+    for query in [
+        format!("{{ user(id: {deep}) {{ id }} }}"),
+        format!("{{ user(id: [\"\"\"\"]) @skip(if: {deep}) {{ id }} }}"),
+        format!(
+            "{{ a: user(id: \"\"\"a\\\"\"\"b\"\"\") b: user(id: [\"\"\"\"], c: {deep}) {{ id }} }}"
+        ),
+    ] {
+        let body = app.graphql(None, &query, json!({})).await;
+        assert_eq!(body["data"], json!(null), "{body}");
+        assert_eq!(
+            body["errors"][0]["message"], "the document nests brackets more than 64 levels deep",
+            "{body}"
+        );
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
+    let still = app.graphql(None, "{ xpRewards { xp } }", json!({})).await;
+    assert_eq!(still["data"]["xpRewards"][0]["xp"], 100, "{still}");
+}
+
 /// Documents are parsed once per query text; each request still applies its own
 /// variables (here to @skip) to its own copy.
 #[tokio::test(flavor = "multi_thread")]
