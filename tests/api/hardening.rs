@@ -283,6 +283,37 @@ async fn brackets_nested_thousands_deep_are_refused_after_any_strings() {
         );
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     }
+    // WebSocket operations pass the same check, on both subprotocols.
+    let query = format!("{{ user(id: [\"\"\"\"]) @skip(if: {deep}) {{ id }} }}");
+    for (protocol, start, result) in [
+        ("graphql-transport-ws", "subscribe", "next"),
+        ("graphql-ws", "start", "data"),
+    ] {
+        let mut client = app.websocket(protocol).await;
+        match client.init(None).await {
+            crate::common::WsEvent::Json(ack) => assert_eq!(ack["type"], "connection_ack"),
+            other => panic!("{protocol}: expected connection_ack, got {other:?}"),
+        }
+        client
+            .send(json!({ "id": "1", "type": start, "payload": { "query": query } }))
+            .await;
+        let answer = client.next_json().await;
+        assert_eq!(answer["type"], result, "{protocol}: {answer}");
+        assert_eq!(
+            answer["payload"]["data"],
+            json!(null),
+            "{protocol}: {answer}"
+        );
+        assert_eq!(
+            answer["payload"]["errors"][0]["message"],
+            "the document nests brackets more than 64 levels deep",
+            "{protocol}: {answer}"
+        );
+        assert_eq!(
+            answer["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{protocol}: {answer}"
+        );
+    }
     let still = app.graphql(None, "{ xpRewards { xp } }", json!({})).await;
     assert_eq!(still["data"]["xpRewards"][0]["xp"], 100, "{still}");
 }

@@ -420,20 +420,25 @@ async fn an_unlike_beside_a_like_transaction_holding_the_count_does_not_deadlock
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             waiting: i64,
         }
-        // Until the unlike waits for a lock held here.
-        loop {
-            let row: Waiting = diesel::sql_query(
-                "SELECT count(*) AS waiting FROM pg_stat_activity \
-                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .get_result(&mut watcher)
-            .await
-            .unwrap();
-            if row.waiting > 0 {
-                break;
+        // Until the unlike waits for a lock held here (never longer than 30 s).
+        let waits = async {
+            loop {
+                let row: Waiting = diesel::sql_query(
+                    "SELECT count(*) AS waiting FROM pg_stat_activity \
+                      WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .get_result(&mut watcher)
+                .await
+                .unwrap();
+                if row.waiting > 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), waits)
+            .await
+            .expect("the unlike waits for the count row this transaction holds");
         like_transaction
             .batch_execute(&format!(
                 "INSERT INTO story_likes (story_id, user_id) VALUES ({story}, {}) \
