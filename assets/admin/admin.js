@@ -59,7 +59,9 @@ const STATS = `query($days: Int!) { me { username } xpStats(days: $days) { users
 const TUNABLE = ['STORY_CREATED', 'STORY_PUBLISHED', 'COLLABORATION_COMPLETED', 'STORY_LIKED',
   'STORY_COMMENTED', 'FRIEND_ADDED', 'CHARACTER_CREATED', 'STORY_READ'];
 
-async function load() {
+// Reloads everything; the status line then says `done` (what was just changed), so the
+// refresh does not overwrite the confirmation, or else when the page was updated.
+async function load(done) {
   const days = Number($('#days').value);
   let data;
   try {
@@ -102,7 +104,7 @@ async function load() {
   renderRewards(data.xpRewards);
   renderBoosts(data.xpBoosts);
   renderAudit(data.adminActions.edges.map((e) => e.node));
-  say(`Updated ${new Date().toLocaleTimeString('en')}.`);
+  say(done || `Updated ${new Date().toLocaleTimeString('en')}.`);
 }
 
 function renderRewards(rewards) {
@@ -124,8 +126,9 @@ function renderRewards(rewards) {
         try {
           const set = await gql('mutation($input: SetXpRewardInput!) { setXpReward(input: $input) { action xp } }',
             { input: { action: reward.action, xp: Number(input.value) } });
-          say(`${set.setXpReward.action} now pays ${set.setXpReward.xp} XP.`);
-          await load();
+          const done = `${set.setXpReward.action} now pays ${set.setXpReward.xp} XP.`;
+          say(done);
+          await load(done);
         } catch (error) {
           say(error.message, true);
         }
@@ -158,8 +161,9 @@ function renderBoosts(boosts) {
       end.addEventListener('click', async () => {
         try {
           await gql('mutation($id: ID!) { endXpBoost(id: $id) { id } }', { id: boost.id });
-          say(`Ended ${boost.name}.`);
-          await load();
+          const done = `Ended ${boost.name}.`;
+          say(done);
+          await load(done);
         } catch (error) {
           say(error.message, true);
         }
@@ -201,8 +205,8 @@ $('#sign-in').addEventListener('submit', async (event) => {
 });
 
 $('#sign-out').addEventListener('click', () => showSignIn('Signed out.'));
-$('#refresh').addEventListener('click', load);
-$('#days').addEventListener('change', load);
+$('#refresh').addEventListener('click', () => load());
+$('#days').addEventListener('change', () => load());
 
 const select = $('#new-boost select[name=actions]');
 for (const action of TUNABLE) {
@@ -223,9 +227,10 @@ $('#new-boost').addEventListener('submit', async (event) => {
         endsAt: new Date(form.get('endsAt')).toISOString(),
       },
     });
-    say(`Created ${form.get('name')}.`);
+    const done = `Created ${form.get('name')}.`;
+    say(done);
     event.target.reset();
-    await load();
+    await load(done);
   } catch (error) {
     say(error.message, true);
   }

@@ -125,6 +125,8 @@ test('an admin sees the charts, tunes STORY_LIKED in place and a later like pays
   assert.equal(await xpOf(author.token), before + 9, 'a like after the change pays the new amount');
   // The audit trail shows the change.
   await page.waitForFunction(() => [...document.querySelectorAll('#audit tbody tr')].some((row) => row.textContent.includes('STORY_LIKED 5 -> 9')));
+  // The refresh after the change keeps its confirmation on the status line.
+  assert.match(await page.textContent('#status'), /STORY_LIKED now pays 9 XP/);
 
   // A boost created in the form, listed, then ended.
   await page.fill('#new-boost input[name=name]', 'Weekend double');
@@ -138,6 +140,7 @@ test('an admin sees the charts, tunes STORY_LIKED in place and a later like pays
   await page.locator('#boosts tbody tr', { hasText: 'Weekend double' }).locator('button').click();
   await page.waitForFunction(() => document.querySelector('#status').textContent.includes('Ended Weekend double'));
   await page.waitForFunction(() => [...document.querySelectorAll('#boosts tbody tr')].some((row) => row.textContent.includes('Weekend double') && !row.querySelector('button')));
+  assert.match(await page.textContent('#status'), /Ended Weekend double/);
 
   assert.deepEqual(outside, [], 'the dashboard loads nothing from outside storyxp');
   assert.deepEqual(problems, [], 'no script errors, no blocked resources');
